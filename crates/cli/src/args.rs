@@ -1,0 +1,116 @@
+//! Command-line definitions (machinectl's verb and option spellings).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wharf",
+    version,
+    about = "Import, export, convert, store and boot machine images",
+    propagate_version = true
+)]
+pub struct Args {
+    /// Use only this directory as the image store (default: the machine search path, writing to
+    /// /var/lib/machines)
+    #[arg(long, global = true, env = "WHARF_IMAGE_ROOT", value_name = "DIR")]
+    pub image_root: Option<PathBuf>,
+
+    /// Print machine-readable JSON (list-images, image-status, show-image, clean)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Suppress informational messages and progress
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Do not print the header and footer of tables
+    #[arg(long, global = true)]
+    pub no_legend: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List images (name, type, read-only, usage, created, modified)
+    #[command(visible_alias = "images")]
+    ListImages {
+        /// Include hidden images (names starting with ".")
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// Show details of images, including the OS inside
+    ImageStatus {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Show image properties as key=value lines
+    ShowImage {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Show only these properties
+        #[arg(short, long = "property", value_name = "NAME")]
+        property: Vec<String>,
+        /// Print only the values
+        #[arg(long)]
+        value: bool,
+    },
+    /// Clone an image (btrfs snapshot when possible, else a reflink or full copy)
+    Clone {
+        source: String,
+        destination: String,
+        /// Make the clone read-only
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Rename an image
+    Rename { old: String, new: String },
+    /// Remove images
+    Remove {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Mark an image read-only (default) or writable
+    ReadOnly {
+        name: String,
+        /// yes or no (default yes)
+        #[arg(value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "yes")]
+        value: bool,
+    },
+    /// Limit the disk space of an image (or the whole pool); btrfs subvolumes only
+    SetLimit {
+        /// Image name (omit for the pool)
+        #[arg(value_name = "NAME")]
+        first: String,
+        /// Size such as 10G, or "-", "none", "infinity" for no limit
+        #[arg(value_name = "BYTES")]
+        second: Option<String>,
+    },
+    /// Remove hidden images and leftovers of interrupted operations (--all: every image)
+    Clean {
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// systemd's boolean spellings.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "y" | "true" | "t" | "on" => Ok(true),
+        "0" | "no" | "n" | "false" | "f" | "off" => Ok(false),
+        _ => Err(format!("invalid boolean {s:?} (use yes or no)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,60 @@
+//! Verb dispatch.
+
+mod inspect;
+mod modify;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::Result;
+use wharf_core::Store;
+
+use crate::args::{Args, Command};
+
+/// Options every verb sees.
+pub struct Ctx {
+    pub store: Store,
+    pub json: bool,
+    pub quiet: bool,
+    pub legend: bool,
+    /// Set by SIGINT/SIGTERM so long operations stop and clean up.
+    pub cancel: Arc<AtomicBool>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let registry = crate::plugins::registry();
+    let store = match &args.image_root {
+        Some(root) => Store::at(root.clone(), registry),
+        None => Store::system(registry),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&cancel))?;
+    }
+    let ctx = Ctx {
+        store,
+        json: args.json,
+        quiet: args.quiet,
+        legend: !args.no_legend && !args.quiet,
+        cancel,
+    };
+    match args.command {
+        Command::ListImages { all } => inspect::list_images(&ctx, all),
+        Command::ImageStatus { names } => inspect::image_status(&ctx, &names),
+        Command::ShowImage {
+            names,
+            property,
+            value,
+        } => inspect::show_image(&ctx, &names, &property, value),
+        Command::Clone {
+            source,
+            destination,
+            read_only,
+        } => modify::clone(&ctx, &source, &destination, read_only),
+        Command::Rename { old, new } => modify::rename(&ctx, &old, &new),
+        Command::Remove { names } => modify::remove(&ctx, &names),
+        Command::ReadOnly { name, value } => modify::read_only(&ctx, &name, value),
+        Command::SetLimit { first, second } => modify::set_limit(&ctx, &first, second.as_deref()),
+        Command::Clean { all } => modify::clean(&ctx, all),
+    }
+}

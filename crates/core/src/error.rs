@@ -1,0 +1,93 @@
+//! Errors of the core: a stable [`ErrorKind`], the image or path they concern, and the source.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The stable classification of an [`Error`], for callers that branch on it (exit codes, tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidName,
+    InvalidArgument,
+    NotFound,
+    Exists,
+    Busy,
+    ReadOnly,
+    Unsupported,
+    Cancelled,
+    Io,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid image name {name:?}: {reason}")]
+    InvalidName { name: String, reason: &'static str },
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("image {0} not found")]
+    NotFound(String),
+    #[error("image {0} already exists")]
+    Exists(String),
+    #[error("image {0} is busy")]
+    Busy(String),
+    #[error("image {name} is read-only: {why}")]
+    ReadOnly { name: String, why: &'static str },
+    #[error("{op} is not supported: {why}")]
+    Unsupported { op: &'static str, why: String },
+    #[error("operation cancelled")]
+    Cancelled,
+    #[error("{op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidName { .. } => ErrorKind::InvalidName,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Exists(_) => ErrorKind::Exists,
+            Error::Busy(_) => ErrorKind::Busy,
+            Error::ReadOnly { .. } => ErrorKind::ReadOnly,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Io { .. } => ErrorKind::Io,
+        }
+    }
+
+    /// An I/O error with the operation and path it concerns.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+impl From<wharf_fsops::FsError> for Error {
+    fn from(e: wharf_fsops::FsError) -> Self {
+        match e {
+            wharf_fsops::FsError::Cancelled => Error::Cancelled,
+            wharf_fsops::FsError::Io { op, path, source } => Error::Io { op, path, source },
+        }
+    }
+}
+
+impl From<crate::backend::BackendError> for Error {
+    fn from(e: crate::backend::BackendError) -> Self {
+        match e {
+            crate::backend::BackendError::Unsupported(why) => Error::Unsupported {
+                op: "operation",
+                why,
+            },
+            crate::backend::BackendError::Io { op, path, source } => Error::Io { op, path, source },
+        }
+    }
+}

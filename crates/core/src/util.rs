@@ -1,0 +1,67 @@
+//! Small helpers shared by the store modules.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// 16 random lowercase hex digits, the suffix of staging names (`.#NAME<hex>`).
+pub(crate) fn random_hex16() -> String {
+    let mut b = [0u8; 8];
+    if getrandom::fill(&mut b).is_err() {
+        // Extremely unlikely; fall back to time and pid, still unique enough for a temp name.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        b = (t ^ (u64::from(std::process::id()) << 32)).to_le_bytes();
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Whether `s` is exactly 16 lowercase hex digits.
+pub(crate) fn is_hex16(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// fsync a directory so a rename in it is durable.
+pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// A human name for the filesystem holding `path` ("ext4", "btrfs", …), for error messages.
+pub(crate) fn fs_name(path: &Path) -> String {
+    let magic =
+        File::open(path).and_then(|f| wharf_sys::fs::fs_magic(std::os::fd::AsFd::as_fd(&f)));
+    match magic {
+        Ok(0xEF53) => "ext4".into(),
+        Ok(0x9123_683E) => "btrfs".into(),
+        Ok(0x5846_5342) => "xfs".into(),
+        Ok(0x0102_1994) => "tmpfs".into(),
+        Ok(0x794C_7630) => "overlayfs".into(),
+        Ok(0x6969) => "nfs".into(),
+        Ok(0xF2F5_2010) => "f2fs".into(),
+        Ok(m) => format!("filesystem 0x{m:x}"),
+        Err(_) => "unknown filesystem".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex16_roundtrip() {
+        let a = random_hex16();
+        assert!(is_hex16(&a), "{a}");
+        assert_ne!(a, random_hex16());
+        assert!(!is_hex16("0123456789abcdeg"));
+        assert!(!is_hex16("0123456789ABCDEF"));
+        assert!(!is_hex16("0123"));
+    }
+
+    #[test]
+    fn tmp_is_ext4_here_or_named() {
+        let n = fs_name(Path::new("/"));
+        assert!(!n.is_empty());
+    }
+}

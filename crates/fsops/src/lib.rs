@@ -1,0 +1,23 @@
+//! wharf-fsops: filesystem tree operations for machine images.
+//!
+//! - [`copy_tree`] / [`copy_file`]: faithful copies (reflink per file when possible, holes,
+//!   xattrs incl. ACLs and file capabilities, hardlinks, device nodes, fifos, sockets, owners,
+//!   modes, nanosecond times), never following symlinks or crossing mounts.
+//! - [`remove_tree`]: `rm -rf` that clears immutable/append-only flags and stays on one mount.
+//! - [`tree_usage`]: disk usage with hardlinks counted once.
+//!
+//! All walks are iterative and work relative to directory fds; at most
+//! [`MAX_OPEN_LEVELS`](walk::MAX_OPEN_LEVELS) directory levels keep their fds open, so depth
+//! is bounded by neither the stack nor the fd limit.
+
+mod copy;
+mod error;
+mod flags;
+mod remove;
+mod usage;
+mod walk;
+
+pub use copy::{copy_file, copy_tree, CopyOptions, CopyStats, Progress};
+pub use error::FsError;
+pub use remove::remove_tree;
+pub use usage::{tree_usage, TreeUsage};
