@@ -6,9 +6,12 @@
 //! - [`remove_tree`]: `rm -rf` that clears immutable/append-only flags and stays on one mount.
 //! - [`tree_usage`]: disk usage with hardlinks counted once.
 //!
-//! All walks are iterative and work relative to directory fds; at most
-//! [`MAX_OPEN_LEVELS`](walk::MAX_OPEN_LEVELS) directory levels keep their fds open, so depth
-//! is bounded by neither the stack nor the fd limit.
+//! All walks are iterative and work relative to directory fds; only the innermost 64
+//! directory levels keep their fds open (outer levels are reopened through `..` and checked
+//! by inode on the way back), so depth is bounded by neither the stack nor the fd limit.
+//!
+//! Every operation here needs the privileges of the trees it touches; the integration tests
+//! are a root tier (chown, mknod, `trusted.*`/`security.*` xattrs, inode flags, mount).
 
 mod copy;
 mod error;

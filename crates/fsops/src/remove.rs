@@ -134,7 +134,7 @@ pub fn remove_tree(path: &Path) -> Result<(), FsError> {
 
 /// Unlink a non-directory; if that fails with EPERM and it is a regular file, clear its
 /// immutable/append-only flags and retry.
-fn remove_file(dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> rustix::io::Result<()> {
+fn remove_file(dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> std::io::Result<()> {
     match unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => Ok(()),
         Err(Errno::PERM) if ft == FileType::RegularFile => {
@@ -145,11 +145,11 @@ fn remove_file(dir: BorrowedFd<'_>, name: &CStr, ft: FileType) -> rustix::io::Re
                 Mode::empty(),
             )?;
             if !clear_immutable_append(fd.as_fd())? {
-                return Err(Errno::PERM);
+                return Err(Errno::PERM.into());
             }
             drop(fd);
-            unlinkat(dir, name, AtFlags::empty())
+            Ok(unlinkat(dir, name, AtFlags::empty())?)
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }

@@ -115,22 +115,22 @@ mod tests {
     fn exclusive_excludes_and_is_released_on_drop() {
         let d = tempfile::tempdir().unwrap();
         let p = local_lock_path(d.path(), "img");
-        let a = ImageLock::acquire("img", &[p.clone()], Mode::Exclusive).unwrap();
-        let e = ImageLock::acquire("img", &[p.clone()], Mode::Exclusive).unwrap_err();
+        let a = ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Exclusive).unwrap();
+        let e = ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Exclusive).unwrap_err();
         assert_eq!(e.to_string(), "image img is busy");
-        assert!(ImageLock::acquire("img", &[p.clone()], Mode::Shared).is_err());
+        assert!(ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Shared).is_err());
         drop(a);
         assert!(!p.exists(), "lock file removed after release");
-        let _b = ImageLock::acquire("img", &[p.clone()], Mode::Exclusive).unwrap();
+        let _b = ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Exclusive).unwrap();
     }
 
     #[test]
     fn shared_locks_coexist_but_block_exclusive() {
         let d = tempfile::tempdir().unwrap();
         let p = local_lock_path(d.path(), "img");
-        let a = ImageLock::acquire("img", &[p.clone()], Mode::Shared).unwrap();
-        let b = ImageLock::acquire("img", &[p.clone()], Mode::Shared).unwrap();
-        assert!(ImageLock::acquire("img", &[p.clone()], Mode::Exclusive).is_err());
+        let a = ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Shared).unwrap();
+        let b = ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Shared).unwrap();
+        assert!(ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Exclusive).is_err());
         drop(a);
         drop(b);
         assert!(ImageLock::acquire("img", &[p], Mode::Exclusive).is_ok());

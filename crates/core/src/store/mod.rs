@@ -106,7 +106,7 @@ impl Store {
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect();
             // Directories before NAME.raw, so the lookup order of find() holds here too.
-            names.sort_by(|a, b| entry_order(a).cmp(&entry_order(b)));
+            names.sort_by_key(|n| entry_order(n));
             for file_name in names {
                 let Some(c) = image::recognise(root, &file_name) else {
                     continue;
@@ -169,10 +169,8 @@ impl Store {
         if let Some(img) = existing {
             paths.push(lock::local_lock_path(img.dir(), &img.file_name()));
         }
-        if self.system {
-            if fs::create_dir_all(lock::NSPAWN_LOCK_DIR).is_ok() {
-                paths.push(Path::new(lock::NSPAWN_LOCK_DIR).join(format!("name-{name}")));
-            }
+        if self.system && fs::create_dir_all(lock::NSPAWN_LOCK_DIR).is_ok() {
+            paths.push(Path::new(lock::NSPAWN_LOCK_DIR).join(format!("name-{name}")));
         }
         if !self.import_root.exists() {
             self.ensure_import_root()?;

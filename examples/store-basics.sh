@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# A tour of the store verbs on a throw-away image root (never the host's /var/lib/machines):
+# make a tiny OS tree, clone it, mark the clone read-only, rename it, inspect, clean up.
+# Run from the repository root after `cargo build -p wharf`, or set WHARF=/path/to/wharf.
+set -euo pipefail
+WHARF=${WHARF:-$(dirname "$0")/../target/debug/wharf}
+root=$(mktemp -d /var/tmp/wharf-example.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+export WHARF_IMAGE_ROOT=$root/machines
+mkdir -p "$WHARF_IMAGE_ROOT/demo/etc"
+printf 'PRETTY_NAME="Demo OS 1"\n' >"$WHARF_IMAGE_ROOT/demo/etc/os-release"
+printf 'demo\n' >"$WHARF_IMAGE_ROOT/demo/etc/hostname"
+printf '[Exec]\nBoot=yes\n' >"$WHARF_IMAGE_ROOT/demo.nspawn"
+
+"$WHARF" clone demo demo-copy          # snapshot on btrfs, reflink/copy elsewhere
+"$WHARF" read-only demo-copy           # chattr +i (directory) / btrfs ro flag / 0444 (raw)
+"$WHARF" rename demo-copy golden       # golden.nspawn follows
+"$WHARF" list-images
+"$WHARF" image-status golden | grep -q "OS: Demo OS 1"
+"$WHARF" show-image golden -p ReadOnly --value | grep -qx yes
+test -f "$WHARF_IMAGE_ROOT/golden.nspawn"
+"$WHARF" remove golden demo
+"$WHARF" list-images --json | grep -qx '\[\]'
+"$WHARF" clean
