@@ -13,8 +13,8 @@ pub enum FsError {
         op: &'static str,
         /// The path the operation was applied to.
         path: PathBuf,
-        /// The underlying OS error.
-        #[source]
+        /// The underlying OS error (part of the message, so not also reported as a source:
+        /// error chains print it once).
         source: std::io::Error,
     },
     /// The cancel flag of [`crate::CopyOptions`] was set.

@@ -14,6 +14,8 @@ mod modify;
 mod remove;
 mod sidecar;
 mod staging;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::fs;
@@ -72,6 +74,16 @@ impl Store {
         Store {
             roots: vec![root.clone()],
             import_root: root,
+            registry,
+            system: false,
+        }
+    }
+
+    /// A store searching `roots` in order and writing new images into `import_root`.
+    pub fn with_search_path(roots: Vec<PathBuf>, import_root: PathBuf, registry: Registry) -> Self {
+        Store {
+            roots,
+            import_root,
             registry,
             system: false,
         }

@@ -35,6 +35,10 @@ impl Store {
     /// Nothing is created on disk except the import root and the lock file.
     pub fn stage(&self, name: &str, kind: ImageType, force: bool) -> Result<Staging<'_>> {
         name::validate(name)?;
+        if !force && self.lookup(name)?.is_some() {
+            // Checked before locking too, so "exists" wins over "busy" for existing names.
+            return Err(Error::Exists(name.to_string()));
+        }
         self.ensure_import_root()?;
         let lock = self.lock_name(name, None, Mode::Exclusive)?;
         if let Some(existing) = self.lookup(name)? {
@@ -62,6 +66,16 @@ impl Store {
             committed: false,
             _lock: lock,
         })
+    }
+}
+
+impl std::fmt::Debug for Staging<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staging")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
