@@ -365,3 +365,59 @@ fn clean_removes_residue_and_hidden_images() {
     assert!(listed(r).is_empty());
     assert_eq!(ok(r, &["clean"]).stdout.trim(), "Nothing to clean.");
 }
+
+/// Detaches a loop device on drop, also when the test fails.
+struct LoopDev(String);
+
+impl Drop for LoopDev {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn block_devices_are_listed_and_only_the_node_is_removed() {
+    use std::os::unix::fs::MetadataExt;
+    let s = TestStore::new(Fs::Host, 0);
+    let backing = s.scratch.join("blk.img");
+    fs::File::create(&backing)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    let dev = LoopDev(
+        sh("losetup", &["--find", "--show", backing.to_str().unwrap()])
+            .trim()
+            .to_string(),
+    );
+    let rdev = fs::metadata(&dev.0).unwrap().rdev();
+    let (major, minor) = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
+    let node = s.root.join("blk");
+    sh(
+        "mknod",
+        &[
+            node.to_str().unwrap(),
+            "b",
+            &major.to_string(),
+            &minor.to_string(),
+        ],
+    );
+    assert_eq!(listed(&s.root), vec![entry("blk", "block", false)]);
+    assert_eq!(
+        ok(&s.root, &["show-image", "blk", "-p", "Limit", "--value"]).stdout,
+        "8388608\n"
+    );
+    ok(&s.root, &["read-only", "blk"]);
+    assert_eq!(listed(&s.root), vec![entry("blk", "block", true)]);
+    assert_eq!(sh("blockdev", &["--getro", &dev.0]).trim(), "1");
+    ok(&s.root, &["read-only", "blk", "no"]);
+    assert_eq!(sh("blockdev", &["--getro", &dev.0]).trim(), "0");
+    fails(&s.root, &["clone", "blk", "copy"], "block device");
+    ok(&s.root, &["remove", "blk"]);
+    assert!(!node.exists());
+    assert!(
+        std::path::Path::new(&dev.0).exists(),
+        "the device itself stays"
+    );
+}
