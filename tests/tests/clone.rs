@@ -228,3 +228,52 @@ fn clone_prints_nothing_when_not_on_a_terminal() {
     let r = ok(&s.root, &["clone", "src", "dst"]);
     assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
 }
+
+on_each_fs!(
+    import_fs_copies_or_snapshots_a_directory,
+    1024,
+    |s: &TestStore, f: Fs| {
+        let src = s.scratch.join("rootfs");
+        if f == Fs::Btrfs {
+            sh(
+                "btrfs",
+                &["-q", "subvolume", "create", src.to_str().unwrap()],
+            );
+        } else {
+            fs::create_dir(&src).unwrap();
+        }
+        build_rich_tree(&src);
+        ok(&s.root, &["import-fs", src.to_str().unwrap()]);
+        assert_same_tree(&src, &s.root.join("rootfs"));
+        ok(
+            &s.root,
+            &["import-fs", "--read-only", src.to_str().unwrap(), "second"],
+        );
+        let expect = if f == Fs::Btrfs {
+            "subvolume"
+        } else {
+            "directory"
+        };
+        assert!(listed(&s.root).contains(&("second".into(), expect.into(), true)));
+        fails(
+            &s.root,
+            &["import-fs", src.to_str().unwrap(), "second"],
+            "already exists",
+        );
+        ok(
+            &s.root,
+            &["import-fs", "--force", src.to_str().unwrap(), "second"],
+        );
+        assert!(listed(&s.root).contains(&("second".into(), expect.into(), false)));
+        fails(
+            &s.root,
+            &["import-fs", "/nonexistent/dir", "x"],
+            "/nonexistent/dir",
+        );
+        assert!(
+            temporaries(&s.root).is_empty(),
+            "{:?}",
+            temporaries(&s.root)
+        );
+    }
+);

@@ -89,6 +89,18 @@ pub enum Command {
         #[arg(value_name = "BYTES")]
         second: Option<String>,
     },
+    /// Make an image from a directory tree (snapshot or reflink where possible, else a copy)
+    ImportFs {
+        directory: std::path::PathBuf,
+        /// Image name (default: the directory's name)
+        name: Option<String>,
+        /// Replace an existing image of that name
+        #[arg(long)]
+        force: bool,
+        /// Make the image read-only
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Remove hidden images and leftovers of interrupted operations (--all: every image)
     Clean {
         #[arg(long)]

@@ -16,6 +16,7 @@ pub mod backend;
 pub mod error;
 pub mod image;
 pub mod name;
+pub mod pipe;
 pub mod plugin;
 pub mod progress;
 pub mod registry;

@@ -56,5 +56,11 @@ pub fn run(args: Args) -> Result<()> {
         Command::ReadOnly { name, value } => modify::read_only(&ctx, &name, value),
         Command::SetLimit { first, second } => modify::set_limit(&ctx, &first, second.as_deref()),
         Command::Clean { all } => modify::clean(&ctx, all),
+        Command::ImportFs {
+            directory,
+            name,
+            force,
+            read_only,
+        } => modify::import_fs(&ctx, &directory, name.as_deref(), force, read_only),
     }
 }

@@ -13,12 +13,50 @@ pub fn clone(ctx: &Ctx, src: &str, dst: &str, read_only: bool) -> Result<()> {
     let bar = Bar::new(ctx.quiet);
     let opts = CloneOptions {
         read_only,
+        force: false,
         cancel: Some(&ctx.cancel),
     };
     let result = ctx.store.clone_image(src, dst, &opts, &bar);
     if ctx.cancel.load(Ordering::Relaxed) {
         return Err(anyhow!(
             "clone of {src} to {dst} interrupted; nothing was created"
+        ));
+    }
+    result?;
+    Ok(())
+}
+
+pub fn import_fs(
+    ctx: &Ctx,
+    dir: &std::path::Path,
+    name: Option<&str>,
+    force: bool,
+    read_only: bool,
+) -> Result<()> {
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => dir
+            .canonicalize()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .ok_or_else(|| {
+                anyhow!(
+                    "cannot derive an image name from {}; give NAME",
+                    dir.display()
+                )
+            })?,
+    };
+    let bar = Bar::new(ctx.quiet);
+    let opts = CloneOptions {
+        read_only,
+        force,
+        cancel: Some(&ctx.cancel),
+    };
+    let result = ctx.store.import_fs(dir, &name, &opts, &bar);
+    if ctx.cancel.load(Ordering::Relaxed) {
+        return Err(anyhow!(
+            "import of {} interrupted; nothing was created",
+            dir.display()
         ));
     }
     result?;

@@ -1,21 +1,26 @@
-//! `clone SRC DST`: a btrfs snapshot when the source is a subvolume on btrfs, else a new tree
-//! filled by a faithful per-file copy (reflink first); raw images by reflink or sparse copy.
+//! `clone SRC DST` and `import-fs DIR NAME`: a btrfs snapshot when the source is a subvolume on
+//! btrfs, else a new tree filled by a faithful per-file copy (reflink first); raw images by
+//! reflink or sparse copy.
 
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use super::lock::Mode;
+use super::staging::Staging;
 use super::Store;
 use crate::backend::BackendError;
 use crate::error::{Error, Result};
 use crate::image::{Image, ImageType};
 use crate::progress::Progress;
 
-/// Options of [`Store::clone_image`].
+/// Options of [`Store::clone_image`] and [`Store::import_fs`].
 #[derive(Default)]
 pub struct CloneOptions<'a> {
-    /// Mark the clone read-only.
+    /// Mark the new image read-only.
     pub read_only: bool,
-    /// Set to stop the copy early; the partial clone is removed.
+    /// Replace an existing image of the target name (import-fs only; clone never replaces).
+    pub force: bool,
+    /// Set to stop the copy early; the partial image is removed.
     pub cancel: Option<&'a AtomicBool>,
 }
 
@@ -38,59 +43,87 @@ impl Store {
         }
         let _src_lock = self.lock_name(&source.name, Some(&source), Mode::Shared)?;
         let mut staging = self.stage(dst, stored_kind(source.kind), false)?;
-        let target = staging.path().to_path_buf();
-
-        let snapshotted = source.kind == ImageType::Subvolume
-            && match self.backend_for(self.import_root()) {
-                Some(b) if b.is_native_tree(&source.path) => {
-                    match b.snapshot(&source.path, &target, opts.read_only) {
-                        Ok(()) => true,
-                        Err(BackendError::Unsupported(_)) => false,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                _ => false,
-            };
-
-        if !snapshotted {
-            let report = |n: u64| progress.advance(n);
-            let copy_opts = wharf_fsops::CopyOptions {
-                reflink: true,
-                progress: Some(&report),
-                cancel: opts.cancel,
-            };
-            let total = if progress.wants_total() {
-                match source.kind {
-                    ImageType::Raw => std::fs::metadata(&source.path).ok().map(|m| m.len()),
-                    _ => wharf_fsops::tree_usage(&source.path)
-                        .ok()
-                        .map(|u| u.apparent_bytes),
-                }
-            } else {
-                None
-            };
-            progress.begin(&format!("Cloning {src} to {dst}"), total);
-            let copied = if source.kind == ImageType::Raw {
-                wharf_fsops::copy_file(&source.path, &target, &copy_opts).map(|_| ())
-            } else {
-                staging.create_tree()?;
-                wharf_fsops::copy_tree(&source.path, &target, &copy_opts).map(|_| ())
-            };
-            progress.finish();
-            copied?;
-            if source.kind == ImageType::Raw && !opts.read_only {
-                // A clone of a read-only raw image is writable unless asked otherwise.
-                self.mark_read_only(&target, ImageType::Raw, false)?;
-            }
-        }
-
+        self.fill(&source.path, source.kind, &staging, opts, progress)?;
         for (path, suffix) in self.sidecars(&source) {
             if path.parent() == Some(source.dir()) {
                 staging.add_sidecar(&path, suffix)?;
             }
         }
-        // A snapshot was already taken read-only when asked; marking again is harmless.
         staging.commit(opts.read_only)
+    }
+
+    /// Make a new image `name` from the directory tree `dir` (outside the store): a snapshot
+    /// when `dir` is a btrfs subvolume on the store's filesystem, else a faithful copy.
+    pub fn import_fs(
+        &self,
+        dir: &Path,
+        name: &str,
+        opts: &CloneOptions,
+        progress: &dyn Progress,
+    ) -> Result<Image> {
+        let meta = std::fs::metadata(dir).map_err(|e| Error::io("stat", dir, e))?;
+        if !meta.is_dir() {
+            return Err(Error::InvalidArgument(format!(
+                "{} is not a directory",
+                dir.display()
+            )));
+        }
+        let staging = self.stage(name, ImageType::Directory, opts.force)?;
+        let kind = if crate::image::is_subvolume(dir, &meta) {
+            ImageType::Subvolume
+        } else {
+            ImageType::Directory
+        };
+        self.fill(dir, kind, &staging, opts, progress)?;
+        staging.commit(opts.read_only)
+    }
+
+    /// Fill the (not yet existing) staging path with a copy of `src`.
+    fn fill(
+        &self,
+        src: &Path,
+        kind: ImageType,
+        staging: &Staging<'_>,
+        opts: &CloneOptions,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let target = staging.path().to_path_buf();
+        if kind == ImageType::Subvolume {
+            if let Some(b) = self.backend_for(self.import_root()) {
+                if b.is_native_tree(src) {
+                    match b.snapshot(src, &target, opts.read_only) {
+                        Ok(()) => return Ok(()),
+                        Err(BackendError::Unsupported(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+        }
+        let report = |n: u64| progress.advance(n);
+        let copy_opts = wharf_fsops::CopyOptions {
+            reflink: true,
+            progress: Some(&report),
+            cancel: opts.cancel,
+        };
+        let total = if progress.wants_total() {
+            wharf_fsops::tree_usage(src).ok().map(|u| u.apparent_bytes)
+        } else {
+            None
+        };
+        progress.begin(&format!("Copying {}", src.display()), total);
+        let copied = if kind == ImageType::Raw {
+            wharf_fsops::copy_file(src, &target, &copy_opts).map(|_| ())
+        } else {
+            staging.create_tree()?;
+            wharf_fsops::copy_tree(src, &target, &copy_opts).map(|_| ())
+        };
+        progress.finish();
+        copied?;
+        if kind == ImageType::Raw && !opts.read_only {
+            // A copy of a read-only raw image is writable unless asked otherwise.
+            self.mark_read_only(&target, ImageType::Raw, false)?;
+        }
+        Ok(())
     }
 }
 
