@@ -130,7 +130,15 @@ impl Staging<'_> {
                 .map_err(|e| Error::io("chmod", &self.path, e))?;
         }
         let dir = File::open(&root).map_err(|e| Error::io("open", &root, e))?;
-        wharf_sys::fs::syncfs(dir.as_fd()).map_err(|e| Error::io("syncfs", &root, e))?;
+        // Make the content durable before it becomes visible: one file needs only its own
+        // fsync; a tree of many files is cheapest to flush with one syncfs.
+        if self.kind == ImageType::Raw {
+            File::open(&self.path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("fsync", &self.path, e))?;
+        } else {
+            wharf_sys::fs::syncfs(dir.as_fd()).map_err(|e| Error::io("syncfs", &root, e))?;
+        }
         let tmp_name = file_name_of(&self.path);
         let final_name = file_name_for(&self.name, self.kind);
         let final_path = root.join(&final_name);
