@@ -5,6 +5,7 @@
 //! These tests need root, `mkfs.btrfs`, `losetup`, `setfattr` and friends; `scripts/test`
 //! installs them. A missing tool is a test failure, never a silent skip.
 
+pub mod debian;
 pub mod fixtures;
 pub mod tree;
 

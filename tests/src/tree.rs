@@ -177,6 +177,13 @@ pub fn xattrs(path: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// Assert that tree `b` is a faithful copy of tree `a`, including the roots' own metadata.
 pub fn assert_same_tree(a: &Path, b: &Path) {
+    assert_same_tree_except(a, b, |_| false);
+}
+
+/// [`assert_same_tree`], except that xattrs for which `extra_in_b(name)` holds may exist in `b`
+/// without being in `a` (GNU tar, for one, does not restore POSIX ACLs stored as
+/// `SCHILY.xattr.system.posix_acl_*`, which wharf does).
+pub fn assert_same_tree_except(a: &Path, b: &Path, extra_in_b: impl Fn(&str) -> bool) {
     let ea = walk(a);
     let eb = walk(b);
     assert_eq!(ea, eb, "entry lists differ");
@@ -197,7 +204,10 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
             (mb.mtime(), mb.mtime_nsec()),
             "mtime of {ctx}"
         );
-        assert_eq!(xattrs(&pa), xattrs(&pb), "xattrs of {ctx}");
+        let mut xb = xattrs(&pb);
+        let xa = xattrs(&pa);
+        xb.retain(|k, _| xa.contains_key(k) || !extra_in_b(k));
+        assert_eq!(xa, xb, "xattrs of {ctx}");
         let ft = ma.file_type();
         if ft.is_symlink() {
             assert_eq!(
@@ -208,9 +218,10 @@ pub fn assert_same_tree(a: &Path, b: &Path) {
         } else if ft.is_file() {
             assert_eq!(ma.size(), mb.size(), "size of {ctx}");
             assert!(same_content(&pa, &pb), "content of {ctx}");
-            // Holes stay holes: the copy allocates no more than the original plus slack.
+            // Holes stay holes: the copy allocates no more than the original plus slack
+            // (filesystems preallocate differently depending on the writer's chunk sizes).
             assert!(
-                mb.blocks() <= ma.blocks() + 64,
+                mb.blocks() <= ma.blocks() + ma.blocks() / 4 + 64,
                 "{ctx} grew from {} to {} blocks",
                 ma.blocks(),
                 mb.blocks()

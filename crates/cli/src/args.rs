@@ -101,6 +101,55 @@ pub enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Import a tar archive (gzip, xz, bzip2, zstd or plain, sniffed from its bytes) as an image
+    ImportTar {
+        /// The archive, or "-" for standard input
+        file: String,
+        /// Image name (default: the file name without .tar[.gz|.xz|.bz2|.zst]; required with -)
+        name: Option<String>,
+        /// Replace an existing image of that name
+        #[arg(long)]
+        force: bool,
+        /// Make the image read-only
+        #[arg(long)]
+        read_only: bool,
+        /// Refuse archives that unpack to more than this (e.g. 20G)
+        #[arg(long, value_name = "BYTES")]
+        size_max: Option<String>,
+    },
+    /// Export a directory or subvolume image as a tar archive
+    ExportTar {
+        name: String,
+        /// Output file, or "-" / nothing for standard output
+        file: Option<String>,
+        /// uncompressed, gzip, xz, bzip2 or zstd (default: from the file suffix)
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Download a tar archive over HTTP(S), verify it and import it as an image
+    PullTar {
+        url: String,
+        /// Image name (default: the URL's file name without .tar[.gz|.xz|.bz2|.zst])
+        name: Option<String>,
+        /// no, checksum (SHA256SUMS) or signature (SHA256SUMS.gpg, the default)
+        #[arg(long, default_value = "signature")]
+        verify: String,
+        /// OpenPGP keyring for --verify=signature (default: /etc/systemd/import-pubring.{pgp,gpg})
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<std::path::PathBuf>,
+        /// Keep the pristine download as a hidden read-only image and reuse it on the next pull
+        #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "no")]
+        keep_download: bool,
+        /// Replace an existing image of that name
+        #[arg(long)]
+        force: bool,
+        /// Make the image read-only
+        #[arg(long)]
+        read_only: bool,
+        /// Refuse archives that unpack to more than this (e.g. 20G)
+        #[arg(long, value_name = "BYTES")]
+        size_max: Option<String>,
+    },
     /// Remove hidden images and leftovers of interrupted operations (--all: every image)
     Clean {
         #[arg(long)]

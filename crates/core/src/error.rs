@@ -17,6 +17,8 @@ pub enum ErrorKind {
     ReadOnly,
     Unsupported,
     Cancelled,
+    /// Input bytes (an archive, a download) are malformed, unsafe or fail verification.
+    InvalidData,
     Io,
 }
 
@@ -38,6 +40,8 @@ pub enum Error {
     Unsupported { op: &'static str, why: String },
     #[error("operation cancelled")]
     Cancelled,
+    #[error("{0}")]
+    InvalidData(String),
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -57,6 +61,7 @@ impl Error {
             Error::ReadOnly { .. } => ErrorKind::ReadOnly,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Cancelled => ErrorKind::Cancelled,
+            Error::InvalidData(_) => ErrorKind::InvalidData,
             Error::Io { .. } => ErrorKind::Io,
         }
     }

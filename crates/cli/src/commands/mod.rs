@@ -2,6 +2,8 @@
 
 mod inspect;
 mod modify;
+mod pull;
+mod tar;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -56,6 +58,45 @@ pub fn run(args: Args) -> Result<()> {
         Command::ReadOnly { name, value } => modify::read_only(&ctx, &name, value),
         Command::SetLimit { first, second } => modify::set_limit(&ctx, &first, second.as_deref()),
         Command::Clean { all } => modify::clean(&ctx, all),
+        Command::ImportTar {
+            file,
+            name,
+            force,
+            read_only,
+            size_max,
+        } => tar::import(
+            &ctx,
+            &file,
+            name.as_deref(),
+            force,
+            read_only,
+            size_max.as_deref(),
+        ),
+        Command::ExportTar { name, file, format } => {
+            tar::export(&ctx, &name, file.as_deref(), format.as_deref())
+        }
+        Command::PullTar {
+            url,
+            name,
+            verify,
+            keyring,
+            keep_download,
+            force,
+            read_only,
+            size_max,
+        } => pull::pull_tar(
+            &ctx,
+            &pull::PullArgs {
+                url,
+                name,
+                verify,
+                keyring,
+                keep_download,
+                force,
+                read_only,
+                size_max,
+            },
+        ),
         Command::ImportFs {
             directory,
             name,

@@ -18,7 +18,7 @@ use crate::progress::Progress;
 pub struct CloneOptions<'a> {
     /// Mark the new image read-only.
     pub read_only: bool,
-    /// Replace an existing image of the target name (import-fs only; clone never replaces).
+    /// Replace an existing image of the target name atomically.
     pub force: bool,
     /// Set to stop the copy early; the partial image is removed.
     pub cancel: Option<&'a AtomicBool>,
@@ -42,7 +42,7 @@ impl Store {
             });
         }
         let _src_lock = self.lock_name(&source.name, Some(&source), Mode::Shared)?;
-        let mut staging = self.stage(dst, stored_kind(source.kind), false)?;
+        let mut staging = self.stage(dst, stored_kind(source.kind), opts.force)?;
         self.fill(&source.path, source.kind, &staging, opts, progress)?;
         for (path, suffix) in self.sidecars(&source) {
             if path.parent() == Some(source.dir()) {
