@@ -7,6 +7,8 @@
 
 pub mod debian;
 pub mod fixtures;
+pub mod gpg;
+pub mod http_server;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

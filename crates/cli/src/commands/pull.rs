@@ -195,11 +195,19 @@ fn pull_via_cache(
         }
     };
     let opts = CloneOptions {
-        read_only: a.read_only,
+        read_only: false,
         force: a.force,
         cancel: Some(&ctx.cancel),
     };
-    ctx.store.clone_image(&cache, name, &opts, &NoProgress)?;
+    let img = ctx.store.clone_image(&cache, name, &opts, &NoProgress)?;
+    // The hash tag belongs to the kept download only, not to the machine made from it.
+    match rustix::fs::removexattr(&img.path, SHA_XATTR) {
+        Ok(()) | Err(rustix::io::Errno::NODATA) => {}
+        Err(e) => bail!("cannot untag {}: {e}", img.path.display()),
+    }
+    if a.read_only {
+        ctx.store.set_read_only(name, true)?;
+    }
     if let Some(bytes) = settings {
         let img = ctx.store.find(name)?;
         fs::write(img.dir().join(format!("{name}.nspawn")), bytes)?;

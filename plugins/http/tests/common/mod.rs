@@ -1,8 +1,9 @@
 //! Shared test helpers: a local HTTP server, gpg-made keys and signatures, small utilities.
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod gpg;
-pub mod server;
+// The HTTP server and gpg helpers are shared with the CLI integration tests.
+pub use wharf_tests::gpg;
+pub use wharf_tests::http_server as server;
 
 use std::path::PathBuf;
 
