@@ -2,7 +2,9 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 // The HTTP server and gpg helpers are shared with the CLI integration tests.
+#[allow(unused_imports)]
 pub use wharf_tests::gpg;
+#[allow(unused_imports)]
 pub use wharf_tests::http_server as server;
 
 use std::path::PathBuf;
