@@ -19,6 +19,29 @@ impl Bar {
     }
 }
 
+impl Bar {
+    /// Whether progress (and so the closing summary line) is shown.
+    pub fn shown(&self) -> bool {
+        self.bar.is_some()
+    }
+
+    /// One closing line on the terminal: what was done, how much, how fast.
+    pub fn summary(&self, what: &str, bytes: Option<u64>, started: std::time::Instant) {
+        if !self.shown() {
+            return;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        match bytes {
+            Some(b) if secs > 0.0 => eprintln!(
+                "{what}: {} in {secs:.1} s ({}/s).",
+                crate::format::bytes(b),
+                crate::format::bytes((b as f64 / secs) as u64)
+            ),
+            _ => eprintln!("{what} in {secs:.1} s."),
+        }
+    }
+}
+
 impl Progress for Bar {
     fn wants_total(&self) -> bool {
         self.bar.is_some()

@@ -15,8 +15,10 @@ const SOURCE_BUF: usize = 256 * 1024;
 /// The most memory an xz stream may make liblzma use (dictionary and threads), so a hostile
 /// header cannot ask for more; `xz -9` needs 65 MiB.
 const XZ_MEMLIMIT: u64 = 1 << 30;
-/// Above this estimated memory use the xz decoder stays single-threaded.
-const XZ_MEMLIMIT_THREADING: u64 = 512 << 20;
+/// Above this estimated memory use the xz decoder uses fewer threads (down to one). Kept low so
+/// a whole import stays within 64 MiB of memory whatever the archive (multi-threaded decoding
+/// of `xz -T0` streams otherwise holds whole blocks in memory: 125 MiB peak measured).
+const XZ_MEMLIMIT_THREADING: u64 = 40 << 20;
 /// Upper bound of xz decoder threads (multi-block streams only).
 const XZ_MAX_THREADS: u32 = 8;
 

@@ -71,8 +71,10 @@ fn unpack_verified(
     staging: &wharf_core::store::Staging<'_>,
     opts: &ImportOptions,
 ) -> Result<[u8; 32]> {
+    let size = download.content_length();
     let shared = Shared(Arc::new(Mutex::new(download)));
     let bar = Bar::new(ctx.quiet);
+    let started = std::time::Instant::now();
     staging.create_tree()?;
     let unpacked =
         wharf_tar::import::unpack_stream(Box::new(shared.clone()), staging.path(), opts, &bar);
@@ -87,6 +89,7 @@ fn unpack_verified(
         (Ok(_), Ok(sha)) => sha,
     };
     wharf_tar::unpack::hoist_single_os_dir(staging.path())?;
+    bar.summary(&format!("Downloaded and verified {url}"), size, started);
     Ok(sha)
 }
 
@@ -130,10 +133,7 @@ pub fn pull_tar(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     unpack_verified(ctx, &a.url, download, &staging, &opts)?;
     let mut staging = staging;
     let _settings_file = add_settings(&mut staging, settings)?;
-    let img = staging.commit(a.read_only)?;
-    if !ctx.quiet {
-        eprintln!("Pulled {} as {}.", a.url, img.name);
-    }
+    staging.commit(a.read_only)?;
     Ok(())
 }
 
@@ -211,9 +211,6 @@ fn pull_via_cache(
     if let Some(bytes) = settings {
         let img = ctx.store.find(name)?;
         fs::write(img.dir().join(format!("{name}.nspawn")), bytes)?;
-    }
-    if !ctx.quiet {
-        eprintln!("Pulled {} as {} (download kept as {}).", a.url, name, cache);
     }
     Ok(())
 }

@@ -38,6 +38,7 @@ pub fn import(
         (Box::new(f), size)
     };
     let bar = Bar::new(ctx.quiet);
+    let started = std::time::Instant::now();
     let opts = ImportOptions {
         force,
         read_only,
@@ -50,9 +51,11 @@ pub fn import(
         bail!("import of {file} interrupted; nothing was created");
     }
     let img = result.with_context(|| format!("cannot import {file}"))?;
-    if !ctx.quiet {
-        eprintln!("Imported {} as {}.", file, img.name);
-    }
+    bar.summary(
+        &format!("Imported {file} as {}", img.name),
+        input_size,
+        started,
+    );
     Ok(())
 }
 
