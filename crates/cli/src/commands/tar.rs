@@ -75,51 +75,51 @@ pub fn export(ctx: &Ctx, name: &str, file: Option<&str>, format: Option<&str>) -
         (None, Some(path)) => wharf_compression::from_file_name(path),
         (None, None) => Compression::None,
     };
-    let bar = Bar::new(ctx.quiet);
-    match target {
+    // A file target is written beside itself and renamed into place afterwards, so a failed
+    // export leaves nothing.
+    let (out, tmp): (Box<dyn Write + Send>, Option<(PathBuf, PathBuf)>) = match target {
         None => {
             if io::stdout().is_terminal() {
                 bail!("refusing to write a tar archive to a terminal; give FILE or redirect");
             }
-            let out = Box::new(io::BufWriter::with_capacity(1 << 20, io::stdout()));
-            let stats = wharf_tar::export::export_tar(
-                &ctx.store,
-                name,
-                out,
-                compression,
-                Some(&ctx.cancel),
-                &bar,
-            )?;
-            warn_skipped(&stats.skipped_sockets);
+            (
+                Box::new(io::BufWriter::with_capacity(1 << 20, io::stdout())),
+                None,
+            )
         }
         Some(path) => {
-            // Write beside the target and rename into place: a failed export leaves nothing.
             let path = PathBuf::from(path);
             let tmp = temp_beside(&path);
             let f =
                 File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-            let out = Box::new(io::BufWriter::with_capacity(1 << 20, f));
-            let result = wharf_tar::export::export_tar(
-                &ctx.store,
-                name,
-                out,
-                compression,
-                Some(&ctx.cancel),
-                &bar,
+            (
+                Box::new(io::BufWriter::with_capacity(1 << 20, f)),
+                Some((tmp, path)),
             )
+        }
+    };
+    let bar = Bar::new(ctx.quiet);
+    let started = std::time::Instant::now();
+    let result =
+        wharf_tar::export::export_tar(&ctx.store, name, out, compression, Some(&ctx.cancel), &bar)
             .map_err(anyhow::Error::from)
             .and_then(|stats| {
-                File::open(&tmp)?.sync_all()?;
-                fs::rename(&tmp, &path)?;
+                if let Some((tmp, path)) = &tmp {
+                    File::open(tmp)?.sync_all()?;
+                    fs::rename(tmp, path)?;
+                }
                 Ok(stats)
             });
-            match result {
-                Ok(stats) => warn_skipped(&stats.skipped_sockets),
-                Err(e) => {
-                    let _ = fs::remove_file(&tmp);
-                    return Err(e.context(format!("cannot export {name}")));
-                }
+    match result {
+        Ok(stats) => {
+            warn_skipped(&stats.skipped_sockets);
+            bar.summary(&format!("Exported {name}"), Some(stats.bytes), started);
+        }
+        Err(e) => {
+            if let Some((tmp, _)) = &tmp {
+                let _ = fs::remove_file(tmp);
             }
+            return Err(e.context(format!("cannot export {name}")));
         }
     }
     let _ = io::stdout().flush();
