@@ -150,6 +150,54 @@ pub enum Command {
         #[arg(long, value_name = "BYTES")]
         size_max: Option<String>,
     },
+    /// Import a raw disk image (plain, gzip, xz, bzip2, zstd; qcow2 is converted) as NAME.raw
+    ImportRaw {
+        /// The image file, or "-" for standard input
+        file: String,
+        /// Image name (default: the file name without .raw/.qcow2/.img and compression suffixes)
+        name: Option<String>,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        read_only: bool,
+        /// Allow a qcow2 backing file (resolved only inside the image's own directory)
+        #[arg(long)]
+        allow_backing_file: bool,
+    },
+    /// Download a raw or qcow2 disk image over HTTP(S), verify it and import it
+    PullRaw {
+        url: String,
+        name: Option<String>,
+        /// no, checksum (SHA256SUMS) or signature (SHA256SUMS.gpg, the default)
+        #[arg(long, default_value = "signature")]
+        verify: String,
+        #[arg(long, value_name = "FILE")]
+        keyring: Option<std::path::PathBuf>,
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Export a raw image (optionally compressed)
+    ExportRaw {
+        name: String,
+        /// Output file, or "-" / nothing for standard output
+        file: Option<String>,
+        /// uncompressed, gzip, xz, bzip2 or zstd (default: from the file suffix)
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Convert a disk image file between qcow2 and raw
+    Convert {
+        input: std::path::PathBuf,
+        output: std::path::PathBuf,
+        /// raw or qcow2 (default: from OUTPUT's suffix, else raw)
+        #[arg(long)]
+        format: Option<String>,
+        /// Compress qcow2 clusters with zstd or zlib
+        #[arg(long)]
+        compress: Option<String>,
+    },
     /// Remove hidden images and leftovers of interrupted operations (--all: every image)
     Clean {
         #[arg(long)]

@@ -67,15 +67,17 @@ pub fn list_images(ctx: &Ctx, all: bool) -> Result<()> {
 }
 
 #[derive(Serialize)]
-struct Status<'a> {
+struct Status {
     #[serde(flatten)]
-    image: &'a Image,
+    image: Image,
     #[serde(flatten)]
     usage: ImageUsage,
     os: Option<String>,
     hostname: Option<String>,
     machine_id: Option<String>,
     sidecars: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partitions: Option<super::partitions::Partitions>,
 }
 
 pub fn image_status(ctx: &Ctx, names: &[String]) -> Result<()> {
@@ -95,26 +97,28 @@ pub fn image_status(ctx: &Ctx, names: &[String]) -> Result<()> {
             .into_iter()
             .map(|(p, _)| p.display().to_string())
             .collect();
-        out.push((img, usage, os, hostname, machine_id, sidecars));
+        let parts = super::partitions::read(&img);
+        out.push((img, usage, os, hostname, machine_id, sidecars, parts));
     }
     if ctx.json {
         let rows: Vec<Status> = out
-            .iter()
+            .into_iter()
             .map(
-                |(image, usage, os, hostname, machine_id, sidecars)| Status {
+                |(image, usage, os, hostname, machine_id, sidecars, partitions)| Status {
                     image,
-                    usage: *usage,
-                    os: os.clone(),
-                    hostname: hostname.clone(),
-                    machine_id: machine_id.clone(),
-                    sidecars: sidecars.clone(),
+                    usage,
+                    os,
+                    hostname,
+                    machine_id,
+                    sidecars,
+                    partitions,
                 },
             )
             .collect();
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    for (i, (img, usage, os, hostname, machine_id, sidecars)) in out.iter().enumerate() {
+    for (i, (img, usage, os, hostname, machine_id, sidecars, parts)) in out.iter().enumerate() {
         if i > 0 {
             println!();
         }
@@ -146,6 +150,9 @@ pub fn image_status(ctx: &Ctx, names: &[String]) -> Result<()> {
         field("Limit", usage.limit.map(format::bytes));
         for s in sidecars {
             field("Sidecar", Some(s.clone()));
+        }
+        if let Some(p) = parts {
+            super::partitions::print(p);
         }
     }
     Ok(())

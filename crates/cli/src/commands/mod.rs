@@ -2,7 +2,10 @@
 
 mod inspect;
 mod modify;
+mod output;
+mod partitions;
 mod pull;
+mod raw;
 mod tar;
 
 use std::sync::atomic::AtomicBool;
@@ -96,6 +99,51 @@ pub fn run(args: Args) -> Result<()> {
                 read_only,
                 size_max,
             },
+        ),
+        Command::ImportRaw {
+            file,
+            name,
+            force,
+            read_only,
+            allow_backing_file,
+        } => raw::import(
+            &ctx,
+            &file,
+            name.as_deref(),
+            force,
+            read_only,
+            allow_backing_file,
+        ),
+        Command::PullRaw {
+            url,
+            name,
+            verify,
+            keyring,
+            force,
+            read_only,
+        } => pull::pull_raw(
+            &ctx,
+            &url,
+            name.as_deref(),
+            &verify,
+            keyring,
+            force,
+            read_only,
+        ),
+        Command::ExportRaw { name, file, format } => {
+            raw::export(&ctx, &name, file.as_deref(), format.as_deref())
+        }
+        Command::Convert {
+            input,
+            output,
+            format,
+            compress,
+        } => raw::convert(
+            &ctx,
+            &input,
+            &output,
+            format.as_deref(),
+            compress.as_deref(),
         ),
         Command::ImportFs {
             directory,

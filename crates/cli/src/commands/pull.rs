@@ -137,6 +137,82 @@ pub fn pull_tar(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     Ok(())
 }
 
+/// pull-raw: like pull-tar, for raw and qcow2 disk images; sidecars `.nspawn`, `.roothash`,
+/// `.roothash.p7s` and `.verity` are fetched when present.
+pub fn pull_raw(
+    ctx: &Ctx,
+    url: &str,
+    name: Option<&str>,
+    verify: &str,
+    keyring: Option<PathBuf>,
+    force: bool,
+    read_only: bool,
+) -> Result<()> {
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => wharf_http::default_name(url)
+            .ok_or_else(|| anyhow!("cannot derive an image name from {url}; give NAME"))?,
+    };
+    let client = Client::new(PullOptions {
+        verify: parse_verify(verify)?,
+        keyring,
+        user_agent: format!("wharf/{}", env!("CARGO_PKG_VERSION")),
+    })?;
+    let mut staging = ctx.store.stage(&name, ImageType::Raw, force)?;
+    let plan = client.plan(url)?;
+    let mut sidecars = Vec::new();
+    for suffix in [".nspawn", ".roothash", ".roothash.p7s", ".verity"] {
+        let limit = if suffix == ".verity" {
+            1 << 30
+        } else {
+            1 << 20
+        };
+        if let Some(bytes) =
+            client.fetch_sidecar(&plan, &wharf_http::sidecar_url(url, suffix), limit)?
+        {
+            sidecars.push((suffix, bytes));
+        }
+    }
+    let download = client.open(&plan, 0)?;
+    let size = download.content_length();
+    let shared = Shared(Arc::new(Mutex::new(download)));
+    let bar = Bar::new(ctx.quiet);
+    let started = std::time::Instant::now();
+    let opts = wharf_raw::import::ImportOptions {
+        force,
+        read_only,
+        allow_backing_file: false,
+        cancel: Some(&ctx.cancel),
+        input_size: size,
+    };
+    let filled = wharf_raw::import::fill_raw(
+        &ctx.store,
+        wharf_raw::import::Source::Stream(Box::new(shared.clone())),
+        staging.path(),
+        &opts,
+        &bar,
+    );
+    if ctx.cancel.load(Ordering::Relaxed) {
+        bail!("pull of {url} interrupted; nothing was created");
+    }
+    let verified = shared.finish();
+    match (filled, verified) {
+        (_, Err(e)) => return Err(e),
+        (Err(e), _) => return Err(anyhow::Error::from(e).context(format!("cannot import {url}"))),
+        _ => {}
+    }
+    let mut keep = Vec::new();
+    for (suffix, bytes) in sidecars {
+        let tmp = tempfile::NamedTempFile::new()?;
+        fs::write(tmp.path(), bytes)?;
+        staging.add_sidecar(tmp.path(), suffix)?;
+        keep.push(tmp);
+    }
+    staging.commit(read_only)?;
+    bar.summary(&format!("Downloaded and verified {url}"), size, started);
+    Ok(())
+}
+
 /// Stage the downloaded `.nspawn` settings as a sidecar; the temp file lives until commit.
 fn add_settings(
     staging: &mut wharf_core::store::Staging<'_>,

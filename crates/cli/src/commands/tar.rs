@@ -1,7 +1,7 @@
 //! import-tar and export-tar.
 
-use std::fs::{self, File};
-use std::io::{self, IsTerminal, Write};
+use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -75,64 +75,22 @@ pub fn export(ctx: &Ctx, name: &str, file: Option<&str>, format: Option<&str>) -
         (None, Some(path)) => wharf_compression::from_file_name(path),
         (None, None) => Compression::None,
     };
-    // A file target is written beside itself and renamed into place afterwards, so a failed
-    // export leaves nothing.
-    let (out, tmp): (Box<dyn Write + Send>, Option<(PathBuf, PathBuf)>) = match target {
-        None => {
-            if io::stdout().is_terminal() {
-                bail!("refusing to write a tar archive to a terminal; give FILE or redirect");
-            }
-            (
-                Box::new(io::BufWriter::with_capacity(1 << 20, io::stdout())),
-                None,
-            )
-        }
-        Some(path) => {
-            let path = PathBuf::from(path);
-            let tmp = temp_beside(&path);
-            let f =
-                File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-            (
-                Box::new(io::BufWriter::with_capacity(1 << 20, f)),
-                Some((tmp, path)),
-            )
-        }
-    };
     let bar = Bar::new(ctx.quiet);
     let started = std::time::Instant::now();
-    let result =
-        wharf_tar::export::export_tar(&ctx.store, name, out, compression, Some(&ctx.cancel), &bar)
-            .map_err(anyhow::Error::from)
-            .and_then(|stats| {
-                if let Some((tmp, path)) = &tmp {
-                    File::open(tmp)?.sync_all()?;
-                    fs::rename(tmp, path)?;
-                }
-                Ok(stats)
-            });
-    match result {
-        Ok(stats) => {
-            warn_skipped(&stats.skipped_sockets);
-            bar.summary(&format!("Exported {name}"), Some(stats.bytes), started);
-        }
-        Err(e) => {
-            if let Some((tmp, _)) = &tmp {
-                let _ = fs::remove_file(tmp);
-            }
-            return Err(e.context(format!("cannot export {name}")));
-        }
-    }
-    let _ = io::stdout().flush();
+    let stats = super::output::with_output(target, |out| {
+        Ok(wharf_tar::export::export_tar(
+            &ctx.store,
+            name,
+            out,
+            compression,
+            Some(&ctx.cancel),
+            &bar,
+        )?)
+    })
+    .with_context(|| format!("cannot export {name}"))?;
+    warn_skipped(&stats.skipped_sockets);
+    bar.summary(&format!("Exported {name}"), Some(stats.bytes), started);
     Ok(())
-}
-
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nonce = std::process::id();
-    path.with_file_name(format!(".#{name}.{nonce}.part"))
 }
 
 fn warn_skipped(sockets: &[PathBuf]) {

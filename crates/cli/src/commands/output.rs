@@ -1,0 +1,55 @@
+//! Where exports go: a file (written beside itself, renamed into place on success, removed on
+//! failure) or standard output (never a terminal).
+
+use std::fs::{self, File};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// Run `write` with a writer for `file` (`None` or "-" = standard output).
+pub fn with_output<T>(
+    file: Option<&str>,
+    write: impl FnOnce(Box<dyn Write + Send>) -> Result<T>,
+) -> Result<T> {
+    match file.filter(|f| *f != "-") {
+        None => {
+            if io::stdout().is_terminal() {
+                bail!("refusing to write an image to a terminal; give FILE or redirect");
+            }
+            let t = write(Box::new(io::BufWriter::with_capacity(
+                1 << 20,
+                io::stdout(),
+            )))?;
+            io::stdout().flush()?;
+            Ok(t)
+        }
+        Some(path) => with_file(Path::new(path), |tmp| {
+            let f =
+                File::create(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            write(Box::new(io::BufWriter::with_capacity(1 << 20, f)))
+        }),
+    }
+}
+
+/// Run `fill` on a temporary path beside `path`, then move it into place (or remove it).
+pub fn with_file<T>(path: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let tmp = temp_beside(path);
+    let result = fill(&tmp).and_then(|t| {
+        File::open(&tmp)?.sync_all()?;
+        fs::rename(&tmp, path)?;
+        Ok(t)
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn temp_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".#{name}.{}.part", std::process::id()))
+}
