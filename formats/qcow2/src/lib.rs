@@ -4,7 +4,8 @@
 //! Pure codec over `Read + Seek` / `Write + Seek` streams: no files are opened here. Backing
 //! files are refused unless [`Options::allow_backing_file`]; then the caller checks the name
 //! with [`check_backing_name`], opens it relative to the image's directory, and attaches it
-//! with [`Reader::with_backing`].
+//! with [`Reader::with_backing`]. Before converting, compare [`Reader::allocated_bytes`] with
+//! the free space: the output can be far larger than the image.
 //!
 //! What is refused (see `docs/decisions/0003-own-qcow2-reader.md`): versions other than 2 and
 //! 3, encryption (`crypt_method ≠ 0` or a LUKS header extension), external data files, the

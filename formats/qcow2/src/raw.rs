@@ -12,7 +12,7 @@ const CHUNK: usize = 1 << 20;
 /// Zero detection granularity: aligned blocks of zeros in data are left as holes too, as
 /// `qemu-img convert` does (its default `-S 4k`).
 const ZERO_BLOCK: u64 = 4096;
-/// Progress is reported at least this often (in guest bytes) and at the end.
+/// Progress is reported every this many guest bytes, and at the end.
 const PROGRESS_STEP: u64 = 4 << 20;
 
 pub(crate) fn is_zero(b: &[u8]) -> bool {
@@ -66,8 +66,9 @@ impl<R: Read + Seek> Reader<R> {
     /// holes (never writes) for zeros — unallocated clusters, zero clusters and aligned 4 KiB
     /// blocks of zeros in data. `out` should be empty (a new file); the caller then truncates
     /// it to [`Reader::virtual_size`] so that trailing holes exist. Memory stays bounded (one
-    /// L2 table, a 1 MiB buffer, one compressed cluster). `progress` receives the guest bytes
-    /// done so far, ending with the virtual size.
+    /// L2 table, a 1 MiB buffer, one compressed cluster). `progress` receives the number of guest
+    /// bytes newly done (deltas, as `wharf_core::Progress::advance`), adding up to the virtual
+    /// size.
     pub fn copy_to_raw(
         &mut self,
         out: &mut (impl Write + Seek),
@@ -112,12 +113,14 @@ impl<R: Read + Seek> Reader<R> {
             }
             pos += len;
             if pos - reported >= PROGRESS_STEP {
-                progress(pos);
+                progress(pos - reported);
                 reported = pos;
             }
         }
         sink.out.flush()?;
-        progress(size);
+        if size > reported {
+            progress(size - reported);
+        }
         Ok(())
     }
 }

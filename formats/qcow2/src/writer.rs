@@ -169,7 +169,7 @@ fn descriptor(off: u64, n: usize, cluster_bits: u32) -> Result<u64, Error> {
 /// compressed (raw deflate with qemu's 4 KiB window, or zstd level 3) and stored compressed
 /// when that is shorter. The virtual size is `size` rounded up to 512 bytes (qemu counts in
 /// sectors); `raw` is read from its start and must hold at least `size` bytes. `progress`
-/// receives the raw bytes done, ending with `size`.
+/// receives the number of raw bytes newly done (deltas adding up to `size`).
 /// Memory: the L1 table, one L2 table, and a few clusters and 1 MiB buffers.
 pub fn write_qcow2<R: Read + Seek, W: Write + Seek>(
     mut raw: R,
@@ -231,11 +231,10 @@ pub fn write_qcow2<R: Read + Seek, W: Write + Seek>(
             }
         }
         pos += n;
-        if pos < vsize {
-            progress(pos);
+        if from_raw > 0 {
+            progress(from_raw as u64);
         }
     }
-    progress(size);
     st.finish_l2()?;
     st.flush_packing()?;
     let (rt_off, rt_clusters) = st.alloc.finish(&mut st.out)?;
