@@ -255,3 +255,64 @@ fn kept_download_is_reused_only_after_verification() {
     ok(&s.root, &["clean"]);
     assert!(!listed(&s.root).iter().any(|i| i.0.starts_with(".tar-")));
 }
+
+#[test]
+fn kill_9_during_pull_leaves_no_half_image() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let s = TestStore::new(Fs::Host, 0);
+    // A real, slow-to-decompress archive so the pull is still running when it is killed.
+    let deb = wharf_tests::debian::compressed("xz");
+    let server = Server::start();
+    server.put("/debian.tar.xz", fs::read(&deb).unwrap());
+    let mut child = wharf_tests::wharf(&s.root)
+        .args([
+            "pull-tar",
+            "--verify=no",
+            &server.url("/debian.tar.xz"),
+            "deb",
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let staged = temporaries(&s.root)
+            .into_iter()
+            .find(|t| !t.ends_with(".lck"));
+        if let Some(t) = staged {
+            if fs::read_dir(s.root.join(t))
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false)
+            {
+                break;
+            }
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pull finished before it could be killed"
+        );
+        assert!(start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(listed(&s.root).is_empty(), "a half pull is listed");
+    ok(&s.root, &["clean"]);
+    assert!(
+        temporaries(&s.root).is_empty(),
+        "{:?}",
+        temporaries(&s.root)
+    );
+    // And the next pull of the name works.
+    ok(
+        &s.root,
+        &[
+            "pull-tar",
+            "--verify=no",
+            &server.url("/debian.tar.xz"),
+            "deb",
+        ],
+    );
+    assert_eq!(listed(&s.root).len(), 1);
+}

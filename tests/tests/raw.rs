@@ -431,3 +431,155 @@ fn pull_raw_with_checksum_and_sidecars() {
         temporaries(&s.root)
     );
 }
+
+#[test]
+fn pull_raw_keeps_and_reuses_its_download() {
+    let s = TestStore::new(Fs::Host, 0);
+    let raw = sample_raw(&s.scratch);
+    let z = s.scratch.join("vm.raw.zst");
+    sh(
+        "zstd",
+        &["-q", raw.to_str().unwrap(), "-o", z.to_str().unwrap()],
+    );
+    let server = Server::start();
+    server.put("/vm.raw.zst", fs::read(&z).unwrap());
+    let hash = sh("sha256sum", &[z.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    server.put("/SHA256SUMS", format!("{hash} *vm.raw.zst\n"));
+    let url = server.url("/vm.raw.zst");
+    ok(
+        &s.root,
+        &["pull-raw", "--verify=checksum", "--keep-download=yes", &url],
+    );
+    ok(
+        &s.root,
+        &[
+            "pull-raw",
+            "--verify=checksum",
+            "--keep-download=yes",
+            "--read-only",
+            &url,
+            "again",
+        ],
+    );
+    assert_eq!(
+        server.requested("/vm.raw.zst").len(),
+        1,
+        "the kept download was not reused"
+    );
+    assert_same_bytes(&raw, &s.root.join("vm.raw"));
+    assert_same_bytes(&raw, &s.root.join("again.raw"));
+    let all = listed(&s.root);
+    assert!(
+        all.iter()
+            .any(|i| i.0.starts_with(".raw-") && i.1 == "raw" && i.2),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&("again".into(), "raw".into(), true)),
+        "{all:?}"
+    );
+    let tag = rustix::fs::getxattr(
+        s.root.join("vm.raw").as_path(),
+        "user.wharf.sha256",
+        &mut [0u8; 80],
+    );
+    assert!(tag.is_err(), "the cache tag leaked into the image");
+}
+
+/// Unmounts on drop.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn qcow2_larger_than_the_free_space_is_refused_up_front() {
+    let s = TestStore::new(Fs::Host, 0);
+    let small = s.scratch.join("small");
+    fs::create_dir(&small).unwrap();
+    sh(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=16m",
+            "tmpfs",
+            small.to_str().unwrap(),
+        ],
+    );
+    let _m = Mount(small.clone());
+    // 40 MiB of incompressible data in a qcow2 of 6 MiB (zstd clusters would not shrink it,
+    // so use plain clusters and a file on the big filesystem).
+    let raw = s.scratch.join("big.raw");
+    sh(
+        "dd",
+        &[
+            "if=/dev/urandom",
+            &format!("of={}", raw.display()),
+            "bs=1M",
+            "count=40",
+            "status=none",
+        ],
+    );
+    let q = s.scratch.join("big.qcow2");
+    qemu_img(&[
+        "convert",
+        "-f",
+        "raw",
+        "-O",
+        "qcow2",
+        raw.to_str().unwrap(),
+        q.to_str().unwrap(),
+    ]);
+    let store = small.join("machines");
+    let r = run(&store, &["import-raw", q.to_str().unwrap(), "big"]);
+    assert!(!r.ok);
+    assert!(r.stderr.contains("not enough space"), "{r:?}");
+    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{r:?}");
+    assert!(listed(&store).is_empty());
+    assert!(temporaries(&store).is_empty(), "{:?}", temporaries(&store));
+}
+
+#[test]
+fn plain_raw_import_on_btrfs_is_a_reflink() {
+    let s = TestStore::new(Fs::Btrfs, 512);
+    let raw = s.scratch.join("disk.raw");
+    sh(
+        "dd",
+        &[
+            "if=/dev/urandom",
+            &format!("of={}", raw.display()),
+            "bs=1M",
+            "count=64",
+            "status=none",
+        ],
+    );
+    sh("sync", &[]);
+    ok(&s.root, &["import-raw", raw.to_str().unwrap()]);
+    assert_same_bytes(&raw, &s.root.join("disk.raw"));
+    sh("sync", &[]);
+    // Shared extents: `btrfs filesystem du` reports (almost) nothing exclusive.
+    let du = sh(
+        "btrfs",
+        &[
+            "filesystem",
+            "du",
+            "--raw",
+            s.root.join("disk.raw").to_str().unwrap(),
+        ],
+    );
+    let line = du.lines().last().unwrap();
+    let exclusive: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(
+        exclusive < 1 << 20,
+        "import copied instead of reflinking: {du}"
+    );
+}

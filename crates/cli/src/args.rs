@@ -173,6 +173,9 @@ pub enum Command {
         verify: String,
         #[arg(long, value_name = "FILE")]
         keyring: Option<std::path::PathBuf>,
+        /// Keep the pristine download as a hidden read-only image and reuse it on the next pull
+        #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "no")]
+        keep_download: bool,
         #[arg(long)]
         force: bool,
         #[arg(long)]

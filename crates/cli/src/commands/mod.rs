@@ -87,9 +87,10 @@ pub fn run(args: Args) -> Result<()> {
             force,
             read_only,
             size_max,
-        } => pull::pull_tar(
+        } => pull::pull(
             &ctx,
             &pull::PullArgs {
+                kind: pull::Kind::Tar,
                 url,
                 name,
                 verify,
@@ -119,16 +120,22 @@ pub fn run(args: Args) -> Result<()> {
             name,
             verify,
             keyring,
+            keep_download,
             force,
             read_only,
-        } => pull::pull_raw(
+        } => pull::pull(
             &ctx,
-            &url,
-            name.as_deref(),
-            &verify,
-            keyring,
-            force,
-            read_only,
+            &pull::PullArgs {
+                kind: pull::Kind::Raw,
+                url,
+                name,
+                verify,
+                keyring,
+                keep_download,
+                force,
+                read_only,
+                size_max: None,
+            },
         ),
         Command::ExportRaw { name, file, format } => {
             raw::export(&ctx, &name, file.as_deref(), format.as_deref())

@@ -1,24 +1,23 @@
-//! pull-tar: download, verify and import in one streaming pipeline.
+//! pull-tar and pull-raw: download, verify and import in one streaming pipeline.
 //!
 //! The name is checked and locked before anything is downloaded. The checksum list (and its
 //! signature) is fetched and verified first; the image then streams through sha256, the
-//! decompressor and the extractor into a staging directory, and the download's checksum is
-//! checked at its end before anything is installed. With `--keep-download` the pristine tree is
-//! kept as a hidden read-only image named after the URL (as systemd does), tagged with the
-//! archive's sha256, and reused by later pulls only when the freshly verified SHA256SUMS still
-//! lists that hash.
+//! decompressor and the extractor (or sparse writer) into a staging entry, and the download's
+//! checksum is checked at its end before anything is installed. With `--keep-download` the
+//! pristine image is kept as a hidden read-only image named after the URL (as systemd does),
+//! tagged with the archive's sha256, and reused by later pulls only when the freshly verified
+//! checksum list still names that hash.
 
 use std::fs;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{anyhow, bail, Result};
-use wharf_core::store::CloneOptions;
+use wharf_core::store::{CloneOptions, Staging};
 use wharf_core::{ImageType, NoProgress};
 use wharf_http::{Client, Download, PullOptions, Verify};
-use wharf_tar::import::ImportOptions;
 
 use super::Ctx;
 use crate::format;
@@ -27,7 +26,37 @@ use crate::progress::Bar;
 /// xattr on a kept download recording the sha256 of the archive it came from.
 const SHA_XATTR: &str = "user.wharf.sha256";
 
+/// What kind of image a pull makes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tar,
+    Raw,
+}
+
+impl Kind {
+    fn cache_kind(self) -> &'static str {
+        match self {
+            Kind::Tar => "tar",
+            Kind::Raw => "raw",
+        }
+    }
+    fn image_type(self) -> ImageType {
+        match self {
+            Kind::Tar => ImageType::Directory,
+            Kind::Raw => ImageType::Raw,
+        }
+    }
+    /// Sidecars fetched next to the image, as systemd does per kind.
+    fn sidecars(self) -> &'static [&'static str] {
+        match self {
+            Kind::Tar => &[".nspawn"],
+            Kind::Raw => &[".nspawn", ".roothash", ".roothash.p7s", ".verity"],
+        }
+    }
+}
+
 pub struct PullArgs {
+    pub kind: Kind,
     pub url: String,
     pub name: Option<String>,
     pub verify: String,
@@ -56,50 +85,19 @@ impl Read for Shared {
 }
 
 impl Shared {
-    /// Read whatever the extractor left and check the checksum; the archive's sha256.
+    /// Read whatever the consumer left and check the checksum; the archive's sha256.
     fn finish(&self) -> Result<[u8; 32]> {
         let mut d = self.0.lock().unwrap_or_else(|e| e.into_inner());
         Ok(d.drain_and_verify()?)
     }
 }
 
-/// Extract `download` into `staging` and verify it completely.
-fn unpack_verified(
-    ctx: &Ctx,
-    url: &str,
-    download: Download,
-    staging: &wharf_core::store::Staging<'_>,
-    opts: &ImportOptions,
-) -> Result<[u8; 32]> {
-    let size = download.content_length();
-    let shared = Shared(Arc::new(Mutex::new(download)));
-    let bar = Bar::new(ctx.quiet);
-    let started = std::time::Instant::now();
-    staging.create_tree()?;
-    let unpacked =
-        wharf_tar::import::unpack_stream(Box::new(shared.clone()), staging.path(), opts, &bar);
-    if ctx.cancel.load(Ordering::Relaxed) {
-        bail!("pull of {url} interrupted; nothing was created");
-    }
-    // A checksum failure surfaces as a read error inside extraction; prefer its own message.
-    let sha = shared.finish();
-    let sha = match (unpacked, sha) {
-        (_, Err(e)) => return Err(e),
-        (Err(e), _) => return Err(anyhow::Error::from(e).context(format!("cannot import {url}"))),
-        (Ok(_), Ok(sha)) => sha,
-    };
-    wharf_tar::unpack::hoist_single_os_dir(staging.path())?;
-    bar.summary(&format!("Downloaded and verified {url}"), size, started);
-    Ok(sha)
-}
-
-pub fn pull_tar(ctx: &Ctx, a: &PullArgs) -> Result<()> {
+pub fn pull(ctx: &Ctx, a: &PullArgs) -> Result<()> {
     let name = match &a.name {
         Some(n) => n.clone(),
         None => wharf_http::default_name(&a.url)
             .ok_or_else(|| anyhow!("cannot derive an image name from {}; give NAME", a.url))?,
     };
-    let verify = parse_verify(&a.verify)?;
     let size_max = a
         .size_max
         .as_deref()
@@ -107,127 +105,112 @@ pub fn pull_tar(ctx: &Ctx, a: &PullArgs) -> Result<()> {
         .transpose()?
         .flatten();
     let client = Client::new(PullOptions {
-        verify,
+        verify: parse_verify(&a.verify)?,
         keyring: a.keyring.clone(),
         user_agent: format!("wharf/{}", env!("CARGO_PKG_VERSION")),
     })?;
     // The duplicate-name check (and the lock) come before any download.
-    let staging = ctx.store.stage(&name, ImageType::Directory, a.force)?;
+    let mut staging = ctx.store.stage(&name, a.kind.image_type(), a.force)?;
     let plan = client.plan(&a.url)?;
-    let settings =
-        client.fetch_sidecar(&plan, &wharf_http::sidecar_url(&a.url, ".nspawn"), 1 << 20)?;
-
-    if a.keep_download {
-        drop(staging);
-        return pull_via_cache(ctx, a, &client, &plan, &name, size_max, settings);
-    }
-
-    let download = client.open(&plan, 0)?;
-    let opts = ImportOptions {
-        force: a.force,
-        read_only: a.read_only,
-        size_max,
-        cancel: Some(&ctx.cancel),
-        input_size: download.content_length(),
-    };
-    unpack_verified(ctx, &a.url, download, &staging, &opts)?;
-    let mut staging = staging;
-    let _settings_file = add_settings(&mut staging, settings)?;
-    staging.commit(a.read_only)?;
-    Ok(())
-}
-
-/// pull-raw: like pull-tar, for raw and qcow2 disk images; sidecars `.nspawn`, `.roothash`,
-/// `.roothash.p7s` and `.verity` are fetched when present.
-pub fn pull_raw(
-    ctx: &Ctx,
-    url: &str,
-    name: Option<&str>,
-    verify: &str,
-    keyring: Option<PathBuf>,
-    force: bool,
-    read_only: bool,
-) -> Result<()> {
-    let name = match name {
-        Some(n) => n.to_string(),
-        None => wharf_http::default_name(url)
-            .ok_or_else(|| anyhow!("cannot derive an image name from {url}; give NAME"))?,
-    };
-    let client = Client::new(PullOptions {
-        verify: parse_verify(verify)?,
-        keyring,
-        user_agent: format!("wharf/{}", env!("CARGO_PKG_VERSION")),
-    })?;
-    let mut staging = ctx.store.stage(&name, ImageType::Raw, force)?;
-    let plan = client.plan(url)?;
     let mut sidecars = Vec::new();
-    for suffix in [".nspawn", ".roothash", ".roothash.p7s", ".verity"] {
-        let limit = if suffix == ".verity" {
+    for suffix in a.kind.sidecars() {
+        let limit = if *suffix == ".verity" {
             1 << 30
         } else {
             1 << 20
         };
-        if let Some(bytes) =
-            client.fetch_sidecar(&plan, &wharf_http::sidecar_url(url, suffix), limit)?
-        {
-            sidecars.push((suffix, bytes));
+        let url = wharf_http::sidecar_url(&a.url, suffix);
+        if let Some(bytes) = client.fetch_sidecar(&plan, &url, limit)? {
+            sidecars.push((*suffix, bytes));
         }
     }
-    let download = client.open(&plan, 0)?;
+    if a.keep_download {
+        drop(staging);
+        return pull_via_cache(ctx, a, &client, &plan, &name, size_max, sidecars);
+    }
+    fill_verified(
+        ctx,
+        a.kind,
+        &a.url,
+        client.open(&plan, 0)?,
+        &staging,
+        size_max,
+    )?;
+    let _temps = add_sidecars(&mut staging, sidecars)?;
+    staging.commit(a.read_only)?;
+    Ok(())
+}
+
+/// Stream `download` into `staging` (extracting or writing sparse) and verify it completely.
+fn fill_verified(
+    ctx: &Ctx,
+    kind: Kind,
+    url: &str,
+    download: Download,
+    staging: &Staging<'_>,
+    size_max: Option<u64>,
+) -> Result<[u8; 32]> {
     let size = download.content_length();
     let shared = Shared(Arc::new(Mutex::new(download)));
     let bar = Bar::new(ctx.quiet);
     let started = std::time::Instant::now();
-    let opts = wharf_raw::import::ImportOptions {
-        force,
-        read_only,
-        allow_backing_file: false,
-        cancel: Some(&ctx.cancel),
-        input_size: size,
+    let input = Box::new(shared.clone());
+    let filled: Result<()> = match kind {
+        Kind::Tar => {
+            let opts = wharf_tar::import::ImportOptions {
+                size_max,
+                cancel: Some(&ctx.cancel),
+                input_size: size,
+                ..Default::default()
+            };
+            staging.create_tree()?;
+            wharf_tar::import::unpack_stream(input, staging.path(), &opts, &bar)
+                .map(|_| ())
+                .map_err(Into::into)
+        }
+        Kind::Raw => {
+            let opts = wharf_raw::import::ImportOptions {
+                cancel: Some(&ctx.cancel),
+                input_size: size,
+                ..Default::default()
+            };
+            let source = wharf_raw::import::Source::Stream(input);
+            wharf_raw::import::fill_raw(&ctx.store, source, staging.path(), &opts, &bar)
+                .map_err(Into::into)
+        }
     };
-    let filled = wharf_raw::import::fill_raw(
-        &ctx.store,
-        wharf_raw::import::Source::Stream(Box::new(shared.clone())),
-        staging.path(),
-        &opts,
-        &bar,
-    );
     if ctx.cancel.load(Ordering::Relaxed) {
         bail!("pull of {url} interrupted; nothing was created");
     }
-    let verified = shared.finish();
-    match (filled, verified) {
+    // A checksum failure surfaces as a read error inside extraction; prefer its own message.
+    let sha = match (filled, shared.finish()) {
         (_, Err(e)) => return Err(e),
-        (Err(e), _) => return Err(anyhow::Error::from(e).context(format!("cannot import {url}"))),
-        _ => {}
+        (Err(e), _) => return Err(e.context(format!("cannot import {url}"))),
+        (Ok(()), Ok(sha)) => sha,
+    };
+    if kind == Kind::Tar {
+        wharf_tar::unpack::hoist_single_os_dir(staging.path())?;
     }
-    let mut keep = Vec::new();
+    bar.summary(&format!("Downloaded and verified {url}"), size, started);
+    Ok(sha)
+}
+
+/// Stage downloaded sidecars; the temporary files live until commit.
+fn add_sidecars(
+    staging: &mut Staging<'_>,
+    sidecars: Vec<(&'static str, Vec<u8>)>,
+) -> Result<Vec<tempfile::NamedTempFile>> {
+    let mut temps = Vec::new();
     for (suffix, bytes) in sidecars {
         let tmp = tempfile::NamedTempFile::new()?;
         fs::write(tmp.path(), bytes)?;
         staging.add_sidecar(tmp.path(), suffix)?;
-        keep.push(tmp);
+        temps.push(tmp);
     }
-    staging.commit(read_only)?;
-    bar.summary(&format!("Downloaded and verified {url}"), size, started);
-    Ok(())
+    Ok(temps)
 }
 
-/// Stage the downloaded `.nspawn` settings as a sidecar; the temp file lives until commit.
-fn add_settings(
-    staging: &mut wharf_core::store::Staging<'_>,
-    settings: Option<Vec<u8>>,
-) -> Result<Option<tempfile::NamedTempFile>> {
-    let Some(bytes) = settings else {
-        return Ok(None);
-    };
-    let tmp = tempfile::NamedTempFile::new()?;
-    fs::write(tmp.path(), bytes)?;
-    staging.add_sidecar(tmp.path(), ".nspawn")?;
-    Ok(Some(tmp))
-}
-
-/// `--keep-download`: unpack into (or reuse) the hidden cache image, then clone it to `name`.
+/// `--keep-download`: fill (or reuse) the hidden cache image, then clone it to `name`.
 fn pull_via_cache(
     ctx: &Ctx,
     a: &PullArgs,
@@ -235,10 +218,23 @@ fn pull_via_cache(
     plan: &wharf_http::Plan,
     name: &str,
     size_max: Option<u64>,
-    settings: Option<Vec<u8>>,
+    sidecars: Vec<(&'static str, Vec<u8>)>,
 ) -> Result<()> {
+    let root = ctx.store.import_root();
+    let cache_image = |file: String| match a.kind {
+        Kind::Raw => file
+            .strip_suffix(".raw")
+            .map(str::to_string)
+            .unwrap_or(file),
+        Kind::Tar => file,
+    };
     let expected = plan.expected_sha256.map(hex);
-    let prefix = wharf_http::cache_name("tar", &a.url, None);
+    let prefix = cache_image(wharf_http::cache_name_in(
+        root,
+        a.kind.cache_kind(),
+        &a.url,
+        None,
+    ));
     // Reuse only a cache entry whose recorded archive hash is the one the verified list names.
     let reusable = ctx.store.list(true)?.into_iter().find(|img| {
         img.name.starts_with(&prefix)
@@ -249,23 +245,17 @@ fn pull_via_cache(
         Some(img) => img.name,
         None => {
             let download = client.open(plan, 0)?;
-            let cache = wharf_http::cache_name("tar", &a.url, download.etag());
-            let staging = ctx.store.stage(&cache, ImageType::Directory, true)?;
-            let opts = ImportOptions {
-                force: true,
-                read_only: true,
-                size_max,
-                cancel: Some(&ctx.cancel),
-                input_size: download.content_length(),
-            };
-            let sha = hex(unpack_verified(ctx, &a.url, download, &staging, &opts)?);
-            rustix::fs::setxattr(
-                staging.path(),
-                SHA_XATTR,
-                sha.as_bytes(),
-                rustix::fs::XattrFlags::empty(),
-            )
-            .map_err(|e| anyhow!("cannot tag {}: {e}", staging.path().display()))?;
+            let cache = cache_image(wharf_http::cache_name_in(
+                root,
+                a.kind.cache_kind(),
+                &a.url,
+                download.etag(),
+            ));
+            let staging = ctx.store.stage(&cache, a.kind.image_type(), true)?;
+            let sha = hex(fill_verified(
+                ctx, a.kind, &a.url, download, &staging, size_max,
+            )?);
+            set_sha_xattr(staging.path(), &sha)?;
             staging.commit(true)?;
             cache
         }
@@ -284,14 +274,23 @@ fn pull_via_cache(
     if a.read_only {
         ctx.store.set_read_only(name, true)?;
     }
-    if let Some(bytes) = settings {
-        let img = ctx.store.find(name)?;
-        fs::write(img.dir().join(format!("{name}.nspawn")), bytes)?;
+    for (suffix, bytes) in sidecars {
+        fs::write(img.dir().join(format!("{name}{suffix}")), bytes)?;
     }
     Ok(())
 }
 
-fn read_sha_xattr(path: &std::path::Path) -> Option<String> {
+fn set_sha_xattr(path: &Path, sha: &str) -> Result<()> {
+    rustix::fs::setxattr(
+        path,
+        SHA_XATTR,
+        sha.as_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    )
+    .map_err(|e| anyhow!("cannot tag {}: {e}", path.display()))
+}
+
+fn read_sha_xattr(path: &Path) -> Option<String> {
     let mut buf = [0u8; 128];
     let n = rustix::fs::getxattr(path, SHA_XATTR, &mut buf).ok()?;
     String::from_utf8(buf[..n].to_vec()).ok()
