@@ -34,6 +34,12 @@ pub fn list_images(ctx: &Ctx, all: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
+    if images.is_empty() {
+        if ctx.legend {
+            println!("No images.");
+        }
+        return Ok(());
+    }
     let mut rows = Vec::new();
     if ctx.legend {
         rows.push(["NAME", "TYPE", "RO", "USAGE", "CREATED", "MODIFIED"].map(String::from));
@@ -57,11 +63,7 @@ pub fn list_images(ctx: &Ctx, all: bool) -> Result<()> {
     }
     print_table(&rows);
     if ctx.legend {
-        if images.is_empty() {
-            println!("No images.");
-        } else {
-            println!("\n{} images listed.", images.len());
-        }
+        println!("\n{} images listed.", images.len());
     }
     Ok(())
 }
