@@ -21,7 +21,7 @@ pub mod plugin;
 pub mod progress;
 pub mod registry;
 pub mod store;
-mod util;
+pub mod util;
 
 pub use backend::{BackendError, StorageBackend, TreeKind, Usage};
 pub use error::{Error, ErrorKind, Result};

@@ -1,4 +1,4 @@
-//! Small helpers shared by the store modules.
+//! Small helpers shared by the store modules (and the temporary-file naming exporters use).
 
 use std::fs::File;
 use std::io;
@@ -21,6 +21,16 @@ pub(crate) fn random_hex16() -> String {
 /// Whether `s` is exactly 16 lowercase hex digits.
 pub(crate) fn is_hex16(s: &str) -> bool {
     s.len() == 16 && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A temporary name beside `path` (`.#NAME.<pid>.part`) for writing a file that is renamed
+/// into place once complete, so a failed write never leaves a partial `path`.
+pub fn temp_beside(path: &Path) -> std::path::PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".#{name}.{}.part", std::process::id()))
 }
 
 /// fsync a directory so a rename in it is durable.

@@ -3,7 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use wharf_core::{Error, Progress, Result};
 
@@ -29,7 +29,7 @@ pub fn convert(
         .read_at(&mut head, 0)
         .map_err(|e| Error::io("read", input, e))?;
     let in_qcow2 = wharf_qcow2::is_qcow2(&head[..n]);
-    let tmp = temp_beside(output);
+    let tmp = wharf_core::util::temp_beside(output);
     let result = (|| {
         let out = OpenOptions::new()
             .read(true)
@@ -109,13 +109,6 @@ pub(crate) fn qcow2_error(e: wharf_qcow2::Error) -> Error {
     }
 }
 
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".#{name}.{}.part", std::process::id()))
-}
 
 /// The guest view of a qcow2 image as a plain `Read + Seek` stream.
 struct QcowAsRaw {

@@ -5,7 +5,23 @@ use std::fs::{self, File};
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use wharf_compression::Compression;
+
+/// The export target (`None` = standard output) and its compression: `--format` when given,
+/// else the file's suffix, else none.
+pub fn export_target<'a>(
+    file: Option<&'a str>,
+    format: Option<&str>,
+) -> Result<(Option<&'a str>, Compression)> {
+    let target = file.filter(|f| *f != "-");
+    let compression = match (format, target) {
+        (Some(f), _) => wharf_compression::parse_format(f).map_err(|e| anyhow!(e))?,
+        (None, Some(path)) => wharf_compression::from_file_name(path),
+        (None, None) => Compression::None,
+    };
+    Ok((target, compression))
+}
 
 /// Run `write` with a writer for `file` (`None` or "-" = standard output).
 pub fn with_output<T>(
@@ -47,9 +63,5 @@ pub fn with_file<T>(path: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Resul
 }
 
 fn temp_beside(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".#{name}.{}.part", std::process::id()))
+    wharf_core::util::temp_beside(path)
 }

@@ -54,12 +54,7 @@ pub fn import(
 }
 
 pub fn export(ctx: &Ctx, name: &str, file: Option<&str>, format: Option<&str>) -> Result<()> {
-    let target = file.filter(|f| *f != "-");
-    let compression = match (format, target) {
-        (Some(f), _) => wharf_compression::parse_format(f).map_err(|e| anyhow!(e))?,
-        (None, Some(path)) => wharf_compression::from_file_name(path),
-        (None, None) => Compression::None,
-    };
+    let (target, compression) = super::output::export_target(file, format)?;
     let bar = Bar::new(ctx.quiet);
     if let (Compression::None, Some(path)) = (compression, target) {
         return super::output::with_file(Path::new(path), |tmp| {

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 use anyhow::{anyhow, bail, Context, Result};
-use wharf_compression::Compression;
 use wharf_tar::import::ImportOptions;
 
 use super::Ctx;
@@ -69,12 +68,7 @@ fn default_name(file: &str) -> Result<String> {
 }
 
 pub fn export(ctx: &Ctx, name: &str, file: Option<&str>, format: Option<&str>) -> Result<()> {
-    let target = file.filter(|f| *f != "-");
-    let compression = match (format, target) {
-        (Some(f), _) => wharf_compression::parse_format(f).map_err(|e| anyhow!(e))?,
-        (None, Some(path)) => wharf_compression::from_file_name(path),
-        (None, None) => Compression::None,
-    };
+    let (target, compression) = super::output::export_target(file, format)?;
     let bar = Bar::new(ctx.quiet);
     let started = std::time::Instant::now();
     let stats = super::output::with_output(target, |out| {
