@@ -109,7 +109,6 @@ pub(crate) fn qcow2_error(e: wharf_qcow2::Error) -> Error {
     }
 }
 
-
 /// The guest view of a qcow2 image as a plain `Read + Seek` stream.
 struct QcowAsRaw {
     r: wharf_qcow2::Reader<File>,
