@@ -206,6 +206,48 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Run a command inside an image in new namespaces (systemd-nspawn style)
+    Run(RunArgs),
+}
+
+/// `wharf run` options (systemd-nspawn spellings).
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Directory to use as the machine's root
+    #[arg(short = 'D', long, value_name = "DIR", conflicts_with = "machine")]
+    pub directory: Option<PathBuf>,
+    /// Image from the store to run
+    #[arg(short = 'M', long, value_name = "NAME")]
+    pub machine: Option<String>,
+    /// Hostname inside the machine (default: the machine name)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Set an environment variable for the command
+    #[arg(short = 'E', long = "setenv", value_name = "VAR=VALUE")]
+    pub setenv: Vec<String>,
+    /// Working directory inside the machine
+    #[arg(long, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// Mount the root read-only
+    #[arg(long)]
+    pub read_only: bool,
+    /// Bind-mount a host path: SRC[:DST]
+    #[arg(long, value_name = "SRC[:DST]")]
+    pub bind: Vec<String>,
+    /// Bind-mount a host path read-only: SRC[:DST]
+    #[arg(long, value_name = "SRC[:DST]")]
+    pub bind_ro: Vec<String>,
+    /// Mount a tmpfs on DST
+    #[arg(long, value_name = "DST")]
+    pub tmpfs: Vec<PathBuf>,
+    /// The command and its arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// systemd's boolean spellings.

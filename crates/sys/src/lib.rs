@@ -12,9 +12,17 @@
 //! - [`lock`]: open-file-description (OFD) locks, compatible with systemd's image locks.
 //! - [`blkdev`]: block device size and read-only flag.
 //! - [`fs`]: small safe helpers (no-replace/exchange rename, confined open, syncfs, statfs magic).
+//! - [`ns`]: namespaces (`clone` into new namespaces), hostname.
+//! - [`mount`]: mount, bind, remount, propagation, `pivot_root`, detach, `mknod`.
+//! - [`caps`]: capability bounding set.
+//! - [`process`]: waiting for children, signals, pipes.
 
 pub mod blkdev;
 pub mod btrfs;
+pub mod caps;
 pub mod fs;
 pub mod fsflags;
 pub mod lock;
+pub mod mount;
+pub mod ns;
+pub mod process;

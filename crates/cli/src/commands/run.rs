@@ -1,0 +1,66 @@
+//! `wharf run`: a command inside an image (see wharf-launcher).
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use wharf_launcher::{parse_setenv, Bind, Config};
+
+use super::Ctx;
+use crate::args::RunArgs;
+
+pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
+    let (root, machine, image_ro) = match (&a.directory, &a.machine) {
+        (Some(dir), _) => {
+            let dir = std::path::absolute(dir)?;
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "wharf".into());
+            (dir, name, false)
+        }
+        (None, Some(name)) => {
+            let img = ctx.store.find(name)?;
+            if !img.kind.is_tree() {
+                bail!(
+                    "image {name} is a {} image; only directory and subvolume images can be run yet",
+                    img.kind.as_str()
+                );
+            }
+            (img.path.clone(), img.name.clone(), img.read_only)
+        }
+        (None, None) => bail!("run needs an image: -M NAME or -D DIR"),
+    };
+    if !Path::new(&root).is_dir() {
+        bail!("{} is not a directory", root.display());
+    }
+    let mut binds = Vec::new();
+    for b in &a.bind {
+        binds.push(Bind::parse(b, false)?);
+    }
+    for b in &a.bind_ro {
+        binds.push(Bind::parse(b, true)?);
+    }
+    for t in &a.tmpfs {
+        if !t.is_absolute() {
+            bail!("invalid --tmpfs {}: path must be absolute", t.display());
+        }
+    }
+    let setenv = a
+        .setenv
+        .iter()
+        .map(|s| parse_setenv(s))
+        .collect::<Result<Vec<_>>>()?;
+    let cfg = Config {
+        root,
+        machine,
+        hostname: a.hostname,
+        setenv,
+        chdir: a.chdir,
+        read_only: a.read_only || image_ro,
+        binds,
+        tmpfs: a.tmpfs,
+        command: a.command,
+    };
+    let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
+    std::process::exit(status);
+}

@@ -1,0 +1,449 @@
+//! `wharf run`: a command inside a real Debian image with new namespaces, a private mount table,
+//! restricted /proc, /sys and /dev, the nspawn capability set and a clean environment.
+
+use std::fs;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use wharf_tests::fixtures::{Fs, TestStore};
+use wharf_tests::{debian, fails, ok, run, wharf, Run};
+
+/// A temporary store holding the Debian image "deb" (removed on drop, also on panic).
+fn store() -> TestStore {
+    let s = TestStore::new(Fs::Host, 0);
+    ok(
+        &s.root,
+        &["import-tar", debian::tarball().to_str().unwrap(), "deb"],
+    );
+    s
+}
+
+/// `wharf run -M deb <args…>`.
+fn run_deb(s: &TestStore, args: &[&str]) -> Run {
+    let mut full = vec!["run", "-M", "deb"];
+    full.extend_from_slice(args);
+    run(&s.root, &full)
+}
+
+/// `wharf run -M deb sh -c SCRIPT`, required to succeed; its stdout.
+fn sh_deb(s: &TestStore, opts: &[&str], script: &str) -> String {
+    let mut args = opts.to_vec();
+    args.extend_from_slice(&["sh", "-c", script]);
+    let r = run_deb(s, &args);
+    assert_eq!(r.code, Some(0), "{script}: {r:?}");
+    r.stdout
+}
+
+/// Host mounts whose line mentions `needle`.
+fn host_mounts_with(needle: &str) -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+/// PIDs of host processes whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmd) = fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(format!("{name}: {cmd}"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn exit_status_is_the_payloads() {
+    let s = store();
+    assert_eq!(run_deb(&s, &["/bin/true"]).code, Some(0));
+    assert_eq!(run_deb(&s, &["/bin/false"]).code, Some(1));
+    assert_eq!(run_deb(&s, &["sh", "-c", "exit 7"]).code, Some(7));
+    assert_eq!(run_deb(&s, &["sh", "-c", "kill -9 $$"]).code, Some(137));
+    // Options after the command belong to the command.
+    let r = run_deb(&s, &["echo", "-n", "--read-only", "-E"]);
+    assert_eq!(r.stdout, "--read-only -E", "{r:?}");
+}
+
+#[test]
+fn hostname_pid_and_namespaces() {
+    let s = store();
+    assert_eq!(
+        ok(&s.root, &["run", "-M", "deb", "hostname"]).stdout,
+        "deb\n"
+    );
+    assert_eq!(
+        ok(
+            &s.root,
+            &["run", "-M", "deb", "--hostname=box1", "hostname"]
+        )
+        .stdout,
+        "box1\n"
+    );
+    // -D: the directory's name.
+    let dir = s.root.join("deb");
+    assert_eq!(
+        ok(&s.root, &["run", "-D", dir.to_str().unwrap(), "hostname"]).stdout,
+        "deb\n"
+    );
+    // PID 1 is wharf's stub init, the payload has a tiny PID, and no host process is visible.
+    let out = sh_deb(
+        &s,
+        &[],
+        "cat /proc/1/comm; cut -d' ' -f1 /proc/self/stat; ls /proc | grep -c '^[0-9]'",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "wharf", "{out}");
+    assert!(lines[1].parse::<u32>().unwrap() < 10, "{out}");
+    assert!(lines[2].parse::<u32>().unwrap() < 10, "{out}");
+    // New mount, pid, uts, ipc and cgroup namespaces; the host's net namespace.
+    for ns in ["mnt", "pid", "uts", "ipc", "cgroup", "net"] {
+        let host = fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        let inside = ok(
+            &s.root,
+            &[
+                "run",
+                "-M",
+                "deb",
+                "readlink",
+                &format!("/proc/self/ns/{ns}"),
+            ],
+        )
+        .stdout;
+        let same = inside.trim() == host.to_str().unwrap();
+        assert_eq!(same, ns == "net", "{ns}: host {host:?}, inside {inside}");
+    }
+}
+
+#[test]
+fn proc_and_sys_are_restricted() {
+    let s = store();
+    let r = run_deb(&s, &["sh", "-c", "echo evil > /proc/sys/kernel/hostname"]);
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("Read-only file system"), "{r:?}");
+    // Masked files read as empty (or do not exist on this kernel).
+    let out = sh_deb(
+        &s,
+        &[],
+        "for f in kcore kallsyms keys timer_list sched_debug kmsg; do \
+           if [ -e /proc/$f ]; then echo $f $(head -c 100 /proc/$f | wc -c); fi; done",
+    );
+    for line in out.lines() {
+        assert!(line.ends_with(" 0"), "not masked: {line}");
+    }
+    assert!(out.contains("kallsyms 0"), "{out}");
+    assert_ne!(run_deb(&s, &["touch", "/sys/x"]).code, Some(0));
+    assert_ne!(
+        run_deb(&s, &["sh", "-c", "echo 1 > /sys/kernel/profiling"]).code,
+        Some(0)
+    );
+    // Mount flags as seen from inside.
+    let mi = sh_deb(&s, &[], "cat /proc/self/mountinfo");
+    let opts = |dst: &str| -> String {
+        mi.lines()
+            .find(|l| l.split(' ').nth(4) == Some(dst))
+            .unwrap_or_else(|| panic!("{dst} not mounted: {mi}"))
+            .split(' ')
+            .nth(5)
+            .unwrap()
+            .to_string()
+    };
+    for ro in [
+        "/proc/sys",
+        "/proc/irq",
+        "/proc/bus",
+        "/proc/fs",
+        "/sys",
+        "/run/host",
+    ] {
+        assert!(opts(ro).starts_with("ro,"), "{ro}: {}", opts(ro));
+    }
+    for rw in ["/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/run", "/tmp"] {
+        assert!(opts(rw).starts_with("rw"), "{rw}: {}", opts(rw));
+    }
+    for tmpfs in ["/dev", "/dev/shm", "/run", "/tmp"] {
+        let line = mi
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some(tmpfs))
+            .unwrap();
+        assert!(line.contains(" - tmpfs "), "{line}");
+    }
+}
+
+#[test]
+fn dev_has_exactly_the_expected_nodes() {
+    let s = store();
+    let out = sh_deb(&s, &[], "ls -A /dev");
+    let names: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        names,
+        [
+            "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
+            "tty", "urandom", "zero"
+        ],
+        "{out}"
+    );
+    let out = sh_deb(
+        &s,
+        &[],
+        "stat -c '%n %F %a %t:%T' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; \
+         readlink /dev/ptmx /dev/fd /dev/stdin; stat -c %a /dev; \
+         echo hi > /dev/null; head -c 4 /dev/zero | wc -c",
+    );
+    for line in [
+        "/dev/null character special file 666 1:3",
+        "/dev/zero character special file 666 1:5",
+        "/dev/full character special file 666 1:7",
+        "/dev/random character special file 666 1:8",
+        "/dev/urandom character special file 666 1:9",
+        "/dev/tty character special file 666 5:0",
+        "pts/ptmx",
+        "/proc/self/fd",
+        "/proc/self/fd/0",
+        "755",
+        "4",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} missing in {out}");
+    }
+    // A fresh devpts instance: no host ptys.
+    assert_eq!(sh_deb(&s, &[], "ls /dev/pts"), "ptmx\n");
+}
+
+#[test]
+fn read_only_root() {
+    let s = store();
+    let r = run_deb(&s, &["--read-only", "touch", "/x"]);
+    assert_ne!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("Read-only file system"), "{r:?}");
+    assert!(!s.root.join("deb/x").exists());
+    // /tmp and /run stay writable tmpfs, and nothing lands in the image.
+    sh_deb(&s, &["--read-only"], "touch /tmp/a /run/b");
+    assert!(!s.root.join("deb/tmp/a").exists());
+    // Without --read-only the root is writable and writes reach the image.
+    sh_deb(&s, &[], "touch /x");
+    assert!(s.root.join("deb/x").exists());
+}
+
+#[test]
+fn bind_bind_ro_and_tmpfs() {
+    let s = store();
+    let src = s.scratch.join("shared");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("in"), "from host\n").unwrap();
+    let file = s.scratch.join("single");
+    fs::write(&file, "one file\n").unwrap();
+    let rw = format!("{}:/mnt/rw", src.display());
+    let ro = format!("{}:/srv/ro", src.display());
+    let single = format!("{}:/etc/single", file.display());
+    let out = sh_deb(
+        &s,
+        &[
+            &format!("--bind={rw}"),
+            &format!("--bind-ro={ro}"),
+            &format!("--bind-ro={single}"),
+            "--tmpfs=/var/scratch",
+        ],
+        "cat /mnt/rw/in; echo back > /mnt/rw/out; cat /etc/single; \
+         if touch /srv/ro/nope 2>/dev/null; then echo WROTE; fi; \
+         touch /var/scratch/t && grep ' /var/scratch ' /proc/self/mountinfo | grep -c tmpfs",
+    );
+    assert_eq!(out, "from host\none file\n1\n");
+    assert_eq!(fs::read_to_string(src.join("out")).unwrap(), "back\n");
+    assert!(!src.join("nope").exists());
+    // Same path inside as outside when DST is omitted.
+    let same = format!("--bind={}", src.display());
+    let out = sh_deb(&s, &[&same], &format!("cat {}/in", src.display()));
+    assert_eq!(out, "from host\n");
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--bind=/no/such/dir:/mnt", "true"],
+        "/no/such/dir",
+    );
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--bind=relative:/mnt", "true"],
+        "must be absolute",
+    );
+}
+
+#[test]
+fn environment_chdir_and_capabilities() {
+    let s = store();
+    let r = wharf(&s.root)
+        .args([
+            "run",
+            "-M",
+            "deb",
+            "-E",
+            "FOO=bar baz",
+            "--setenv=HOME=/home/x",
+            "env",
+        ])
+        .env("LEAKED_FROM_HOST", "1")
+        .env("TERM", "xterm-test")
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{r:?}");
+    let mut env: Vec<String> = String::from_utf8(r.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    env.sort();
+    assert_eq!(
+        env,
+        [
+            "FOO=bar baz",
+            "HOME=/home/x",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=xterm-test",
+            "container=wharf",
+        ]
+    );
+    assert_eq!(
+        ok(&s.root, &["run", "-M", "deb", "--chdir=/etc", "pwd"]).stdout,
+        "/etc\n"
+    );
+    assert_eq!(ok(&s.root, &["run", "-M", "deb", "pwd"]).stdout, "/\n");
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "-E", "NOEQUALS", "true"],
+        "NOEQUALS",
+    );
+
+    // Capabilities: nspawn's retained set, limited by what the host has; no_new_privs off.
+    let host = fs::read_to_string("/proc/self/status").unwrap();
+    let field = |text: &str, key: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(key)).unwrap();
+        u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    let inside = sh_deb(&s, &[], "cat /proc/self/status");
+    let expected = field(&host, "CapBnd:") & 0xfdec_afff;
+    assert_eq!(field(&inside, "CapBnd:"), expected, "{inside}");
+    assert_eq!(field(&inside, "CapEff:"), expected, "{inside}");
+    assert_eq!(field(&inside, "NoNewPrivs:"), 0);
+    // Dropped capabilities really are gone: CAP_SYS_MODULE (16) and CAP_NET_ADMIN (12).
+    assert_eq!(expected & (1 << 16), 0);
+    assert_eq!(expected & (1 << 12), 0);
+}
+
+#[test]
+fn run_host_contract() {
+    let s = store();
+    let out = sh_deb(
+        &s,
+        &[],
+        "cat /run/host/container-manager; cat /run/host/os-release",
+    );
+    let host_os = fs::read_to_string("/etc/os-release")
+        .or_else(|_| fs::read_to_string("/usr/lib/os-release"))
+        .unwrap();
+    assert_eq!(out, format!("wharf\n{host_os}"));
+    assert_ne!(
+        run_deb(&s, &["touch", "/run/host/x"]).code,
+        Some(0),
+        "/run/host must be read-only"
+    );
+}
+
+#[test]
+fn nothing_leaks_to_the_host() {
+    let s = store();
+    let root = s.root.to_str().unwrap().to_string();
+    let scratch = s.scratch.join("b");
+    fs::create_dir(&scratch).unwrap();
+    let bind = format!("--bind={}:/mnt/b", scratch.display());
+    let before = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count();
+    for _ in 0..3 {
+        // A background process is killed with the namespace; the mounts vanish with it.
+        let r = run_deb(
+            &s,
+            &[
+                &bind,
+                "--tmpfs=/mnt/t",
+                "sh",
+                "-c",
+                "sleep 987654 & mount -t tmpfs x /mnt/t; exit 3",
+            ],
+        );
+        assert_eq!(r.code, Some(3), "{r:?}");
+        assert!(processes_with("sleep 987654").is_empty());
+    }
+    assert!(
+        host_mounts_with(&root).is_empty(),
+        "{:?}",
+        host_mounts_with(&root)
+    );
+    assert!(host_mounts_with("/run/host").is_empty());
+    let after = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .count();
+    // Other processes on the machine may mount things meanwhile; ours add none.
+    assert!(after <= before + 2, "{before} → {after}");
+    assert!(
+        processes_with(&root).is_empty(),
+        "{:?}",
+        processes_with(&root)
+    );
+}
+
+#[test]
+fn sigterm_reaches_the_payload() {
+    let s = store();
+    let mut child = wharf(&s.root)
+        .args(["run", "-M", "deb", "sleep", "876543"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // wharf, its stub init (same command line) and the sleep inside.
+    while processes_with("sleep 876543").len() < 3 {
+        assert!(Instant::now() < deadline, "payload never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(processes_with("sleep 876543").is_empty());
+}
+
+#[test]
+fn clean_errors() {
+    let s = store();
+    fails(&s.root, &["run", "-M", "nope", "true"], "nope");
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "/no/such/cmd"],
+        "/no/such/cmd",
+    );
+    fails(&s.root, &["run", "-M", "deb", "no-such-cmd"], "no-such-cmd");
+    fails(
+        &s.root,
+        &["run", "-D", "/no/such/dir", "true"],
+        "/no/such/dir",
+    );
+    fails(&s.root, &["run", "true"], "-M NAME or -D DIR");
+    // No command: a usage error.
+    let r = run(&s.root, &["run", "-M", "deb"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(Path::new(&s.root).join("deb").is_dir());
+}
