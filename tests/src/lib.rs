@@ -131,3 +131,30 @@ pub fn sh(cmd: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Wait until `child` (a running wharf) has a staging directory for `name` in `root` that
+/// already holds something, and return its path; fail if the child ends first or after 60 s.
+/// Used to kill -9 an operation in the middle of its work.
+pub fn wait_for_staging(root: &Path, name: &str, child: &mut std::process::Child) -> PathBuf {
+    let start = std::time::Instant::now();
+    let prefix = format!(".#{name}");
+    loop {
+        let found = temporaries(root)
+            .into_iter()
+            .find(|t| t.starts_with(&prefix) && !t.ends_with(".lck"));
+        if let Some(t) = found {
+            let p = root.join(&t);
+            if std::fs::read_dir(&p).is_ok_and(|mut d| d.next().is_some()) {
+                return p;
+            }
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("wharf finished ({st}) before its staging directory was seen");
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no staging directory appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use wharf_tests::fixtures::{Fs, TestStore};
 use wharf_tests::tree::build_bulk_tree;
@@ -17,32 +16,8 @@ fn spawn(s: &TestStore, args: &[&str]) -> Child {
         .expect("spawn wharf")
 }
 
-/// Wait until a staging directory for `name` exists and holds some data.
 fn wait_for_staging(s: &TestStore, name: &str, child: &mut Child) -> std::path::PathBuf {
-    let start = Instant::now();
-    loop {
-        let prefix = format!(".#{name}");
-        let found = temporaries(&s.root)
-            .into_iter()
-            .find(|t| t.starts_with(&prefix) && !t.ends_with(".lck"));
-        if let Some(t) = found {
-            let p = s.root.join(&t);
-            if fs::read_dir(&p)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false)
-            {
-                return p;
-            }
-        }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("wharf finished ({st}) before its staging directory was seen");
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no staging directory appeared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wharf_tests::wait_for_staging(&s.root, name, child)
 }
 
 fn finish(child: Child) -> Run {

@@ -259,7 +259,6 @@ fn kept_download_is_reused_only_after_verification() {
 #[test]
 fn kill_9_during_pull_leaves_no_half_image() {
     use std::process::Stdio;
-    use std::time::{Duration, Instant};
     let s = TestStore::new(Fs::Host, 0);
     // A real, slow-to-decompress archive so the pull is still running when it is killed.
     let deb = wharf_tests::debian::compressed("xz");
@@ -275,26 +274,7 @@ fn kill_9_during_pull_leaves_no_half_image() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    loop {
-        let staged = temporaries(&s.root)
-            .into_iter()
-            .find(|t| !t.ends_with(".lck"));
-        if let Some(t) = staged {
-            if fs::read_dir(s.root.join(t))
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false)
-            {
-                break;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "pull finished before it could be killed"
-        );
-        assert!(start.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wharf_tests::wait_for_staging(&s.root, "deb", &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(listed(&s.root).is_empty(), "a half pull is listed");

@@ -5,7 +5,6 @@
 use std::fs;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use wharf_tests::fixtures::{Fs, TestStore};
 use wharf_tests::tree::{assert_same_tree, assert_same_tree_except, build_rich_tree, xattrs};
@@ -346,26 +345,7 @@ fn kill_9_during_import_leaves_no_half_image() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    loop {
-        let staged = temporaries(&s.root)
-            .into_iter()
-            .find(|t| !t.ends_with(".lck"));
-        if let Some(t) = staged {
-            if fs::read_dir(s.root.join(t))
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(false)
-            {
-                break;
-            }
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "import finished before it could be killed"
-        );
-        assert!(start.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wharf_tests::wait_for_staging(&s.root, "deb", &mut child);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(listed(&s.root).is_empty(), "a half import is listed");
