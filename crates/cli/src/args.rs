@@ -117,6 +117,39 @@ pub enum Command {
         #[arg(long, value_name = "BYTES")]
         size_max: Option<String>,
     },
+    /// Import a container image from an OCI image layout (directory or tar) or a `docker save`
+    /// archive: layers applied with whiteouts, settings from the image config in NAME.nspawn
+    ImportOci {
+        /// Layout directory, tar archive (plain or compressed), or "-" for standard input
+        path: String,
+        /// Image name (default: from --ref, else the file or directory name)
+        name: Option<String>,
+        /// The tag to import when the layout holds several images
+        #[arg(long = "ref", value_name = "TAG")]
+        reference: Option<String>,
+        /// os/arch[/variant] to import from a multi-platform image (default: this host's)
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+        /// Replace an existing image of that name
+        #[arg(long)]
+        force: bool,
+        /// Make the image read-only
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Import the flat tar of `docker export` / `podman export` as a machine
+    ImportDocker {
+        /// The archive (any compression), or "-" for standard input
+        file: String,
+        /// Image name (default: the file name without .tar[.gz|.xz|.bz2|.zst]; required with -)
+        name: Option<String>,
+        /// Replace an existing image of that name
+        #[arg(long)]
+        force: bool,
+        /// Make the image read-only
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Export a directory or subvolume image as a tar archive
     ExportTar {
         name: String,

@@ -165,7 +165,9 @@ pub fn show_image(ctx: &Ctx, names: &[String], only: &[String], value_only: bool
     for name in names {
         let img = ctx.store.find(name)?;
         let usage = ctx.store.usage(&img).unwrap_or_default();
-        all.push(properties(&img, &usage));
+        let mut props = properties(&img, &usage);
+        props.extend(origin_properties(ctx, &img));
+        all.push(props);
     }
     if ctx.json {
         let objs: Vec<serde_json::Map<String, serde_json::Value>> = all
@@ -226,6 +228,40 @@ fn properties(img: &Image, usage: &ImageUsage) -> Vec<(&'static str, serde_json:
         ("Limit", num(usage.limit)),
         ("UsageExclusive", num(usage.usage_exclusive)),
         ("LimitExclusive", num(usage.limit_exclusive)),
+    ]
+}
+
+/// `Origin` and `OriginDigest` of images imported from container images (`NAME.oci-origin`):
+/// the reference or path they came from and the manifest digest (else the config digest).
+fn origin_properties(ctx: &Ctx, img: &Image) -> Vec<(&'static str, serde_json::Value)> {
+    let Some((path, _)) = ctx
+        .store
+        .sidecars(img)
+        .into_iter()
+        .find(|(_, suffix)| *suffix == ".oci-origin")
+    else {
+        return Vec::new();
+    };
+    let Ok(origin) = std::fs::read(&path)
+        .map_err(|_| ())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).map_err(|_| ()))
+    else {
+        return Vec::new();
+    };
+    let digest = origin
+        .get("manifestDigest")
+        .or_else(|| origin.get("configDigest"))
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    vec![
+        (
+            "Origin",
+            origin
+                .get("reference")
+                .cloned()
+                .unwrap_or(serde_json::Value::Null),
+        ),
+        ("OriginDigest", digest),
     ]
 }
 

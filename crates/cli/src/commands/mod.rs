@@ -2,6 +2,7 @@
 
 mod inspect;
 mod modify;
+mod oci;
 mod output;
 mod partitions;
 mod pull;
@@ -77,6 +78,28 @@ pub fn run(args: Args) -> Result<()> {
             read_only,
             size_max.as_deref(),
         ),
+        Command::ImportOci {
+            path,
+            name,
+            reference,
+            platform,
+            force,
+            read_only,
+        } => oci::import_oci(
+            &ctx,
+            &path,
+            name.as_deref(),
+            reference.as_deref(),
+            platform.as_deref(),
+            force,
+            read_only,
+        ),
+        Command::ImportDocker {
+            file,
+            name,
+            force,
+            read_only,
+        } => oci::import_docker(&ctx, &file, name.as_deref(), force, read_only),
         Command::ExportTar { name, file, format } => {
             tar::export(&ctx, &name, file.as_deref(), format.as_deref())
         }

@@ -59,7 +59,7 @@ pub fn import(
 }
 
 /// The image name for archive `file`: its file name without the tar/compression suffixes.
-fn default_name(file: &str) -> Result<String> {
+pub(super) fn default_name(file: &str) -> Result<String> {
     let base = Path::new(file)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -1,4 +1,4 @@
-//! Sidecar files: `NAME.nspawn`, `NAME.roothash`, `NAME.verity`, … beside an image. They follow
+//! Sidecar files: `NAME.nspawn`, `NAME.oci-config`, `NAME.oci-origin`, `NAME.roothash`, `NAME.verity`, … beside an image. They follow
 //! the image through clone, rename and remove. In the system store `.nspawn` files in
 //! /etc/systemd/nspawn and /run/systemd/nspawn follow renames and removals too.
 
@@ -13,6 +13,7 @@ use crate::image::Image;
 pub const SIDECAR_SUFFIXES: &[&str] = &[
     ".nspawn",
     ".oci-config",
+    ".oci-origin",
     ".roothash",
     ".roothash.p7s",
     ".usrhash",

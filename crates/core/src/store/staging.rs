@@ -121,6 +121,17 @@ impl Staging<'_> {
         Ok(())
     }
 
+    /// Install `bytes` as the sidecar `NAME<suffix>` at commit.
+    pub fn add_sidecar_bytes(&mut self, bytes: &[u8], suffix: &str) -> Result<()> {
+        let tmp =
+            self.store
+                .import_root()
+                .join(format!(".#{}{suffix}{}", self.name, random_hex16()));
+        fs::write(&tmp, bytes).map_err(|e| Error::io("write sidecar", &tmp, e))?;
+        self.sidecars.push((tmp, format!("{}{suffix}", self.name)));
+        Ok(())
+    }
+
     /// Move the staged image into place and mark it read-only if asked. Without `force` an
     /// image that appeared meanwhile under the name makes this fail with "already exists".
     pub fn commit(mut self, read_only: bool) -> Result<Image> {
