@@ -325,15 +325,14 @@ fn resolve_docker_save(src: &dyn Source, sel: &Selector) -> Result<Resolved> {
                     ));
                 }
             }
-            LayerRef {
+            Ok(LayerRef {
                 path: path.clone(),
                 digest,
                 size: None,
                 media_type: None,
                 diff_id: diff.clone(),
-            }
+            })
         })
-        .map(Ok)
         .collect::<Result<Vec<_>>>()?;
     // The config's name is its digest in every docker save variant; check it when it is.
     let config_digest = config_digest_from_name(&image.config);
