@@ -414,3 +414,64 @@ fn debian_image_imports_like_umoci_and_runs_in_nspawn() {
     let r = ok(&s.root, &["run", "-M", "deb", "--", "/bin/true"]);
     assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{r:?}");
 }
+
+#[test]
+fn exported_machines_are_images_skopeo_and_umoci_accept() {
+    require_tools();
+    let s = TestStore::new(Fs::Host, 0);
+    let l = layered_layout(&s.scratch);
+    ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "app", "--ref", "v3"]);
+
+    // To a layout directory; umoci unpacks it to the same tree; skopeo reads it.
+    let out = s.scratch.join("exported");
+    ok(&s.root, &["export-oci", "app", out.to_str().unwrap(), "--tag", "t1"]);
+    let e = Layout { dir: out.clone() };
+    let unpacked = e.unpack("t1", &s.scratch.join("unpacked"));
+    assert_same_tree(&s.root.join("app"), &unpacked);
+    let inspect = sh("skopeo", &["inspect", &format!("oci:{}", e.image("t1"))]);
+    let v: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(v["Layers"].as_array().unwrap().len(), 1, "{v}");
+    // The config keeps the original's settings.
+    let (m, _) = e.manifest("t1");
+    let config: serde_json::Value = serde_json::from_slice(&fs::read(e.blob(m["config"]["digest"].as_str().unwrap())).unwrap()).unwrap();
+    assert_eq!(config["config"]["User"], "app");
+    assert_eq!(config["config"]["Entrypoint"][0], "/usr/bin/tool");
+    // Back into wharf: same tree, same settings.
+    ok(&s.root, &["import-oci", out.to_str().unwrap(), "again", "--ref", "t1"]);
+    assert_same_tree(&s.root.join("app"), &s.root.join("again"));
+    let settings = |n: &str| -> Vec<String> {
+        fs::read_to_string(s.root.join(format!("{n}.nspawn"))).unwrap().lines().filter(|l| !l.starts_with('#')).map(String::from).collect()
+    };
+    assert_eq!(settings("app"), settings("again"));
+    // A second tag into the same layout, zstd this time.
+    ok(&s.root, &["export-oci", "again", out.to_str().unwrap(), "--tag", "t2", "--format", "zstd"]);
+    let (m2, _) = e.manifest("t2");
+    assert!(m2["layers"][0]["mediaType"].as_str().unwrap().ends_with("+zstd"));
+    e.manifest("t1");
+
+    // To an OCI archive, which skopeo converts to a docker archive wharf imports again.
+    let archive = s.scratch.join("app.tar");
+    ok(&s.root, &["export-oci", "app", archive.to_str().unwrap()]);
+    let docker = s.scratch.join("docker.tar");
+    skopeo_copy(&[], &format!("oci-archive:{}:latest", archive.display()), &format!("docker-archive:{}:x/app:1", docker.display()));
+    ok(&s.root, &["import-oci", docker.to_str().unwrap(), "from-docker"]);
+    assert_same_tree(&s.root.join("app"), &s.root.join("from-docker"));
+    assert!(!s.scratch.join(".app.tar.partial").exists());
+
+    // A machine made without a container image: the config comes from its .nspawn.
+    let tree = s.scratch.join("plain");
+    fs::create_dir_all(tree.join("etc")).unwrap();
+    fs::write(tree.join("etc/os-release"), "ID=plain\n").unwrap();
+    ok(&s.root, &["import-fs", tree.to_str().unwrap(), "plain"]);
+    fs::write(s.root.join("plain.nspawn"), "[Exec]\nParameters=/bin/echo \"hello world\"\nEnvironment=X=1\nKillSignal=SIGINT\n[Network]\nPort=tcp:8080:80\n").unwrap();
+    let pout = s.scratch.join("plain-layout");
+    ok(&s.root, &["export-oci", "plain", pout.to_str().unwrap()]);
+    let p = Layout { dir: pout };
+    let (m, _) = p.manifest("latest");
+    let c: serde_json::Value = serde_json::from_slice(&fs::read(p.blob(m["config"]["digest"].as_str().unwrap())).unwrap()).unwrap();
+    assert_eq!(c["config"]["Cmd"], serde_json::json!(["/bin/echo", "hello world"]));
+    assert_eq!(c["config"]["Env"], serde_json::json!(["X=1"]));
+    assert_eq!(c["config"]["StopSignal"], "SIGINT");
+    assert!(c["config"]["ExposedPorts"]["80/tcp"].is_object(), "{c}");
+    fails(&s.root, &["export-oci", "nope", pout.to_str().unwrap()], "nope");
+}

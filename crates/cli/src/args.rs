@@ -137,6 +137,18 @@ pub enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Export a machine as a one-layer OCI image into a layout directory or an OCI archive
+    /// (PATH ending in .tar); the config comes from NAME.oci-config or NAME.nspawn
+    ExportOci {
+        name: String,
+        path: std::path::PathBuf,
+        /// The image's tag in the layout (default: latest)
+        #[arg(long, default_value = "latest")]
+        tag: String,
+        /// Layer compression: gzip, zstd or uncompressed
+        #[arg(long, default_value = "gzip")]
+        format: String,
+    },
     /// Import the flat tar of `docker export` / `podman export` as a machine
     ImportDocker {
         /// The archive (any compression), or "-" for standard input

@@ -8,10 +8,12 @@
 //!   tar), compression sniffed from bytes, applied with OCI whiteout rules by
 //!   `wharf_tar::apply_layer` straight into the final tree.
 //! - [`settings`]: the image config → `NAME.nspawn`.
-//! - [`import`]: `import-oci`; [`docker_export`]: `import-docker` for `docker export` tars.
+//! - [`import`]: `import-oci`; [`docker_export`]: `import-docker` for `docker export` tars;
+//!   [`export`]: `export-oci`, a machine as a one-layer OCI image.
 
 pub mod apply;
 pub mod docker_export;
+pub mod export;
 pub mod import;
 pub mod resolve;
 pub mod settings;

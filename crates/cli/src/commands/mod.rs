@@ -94,6 +94,12 @@ pub fn run(args: Args) -> Result<()> {
             force,
             read_only,
         ),
+        Command::ExportOci {
+            name,
+            path,
+            tag,
+            format,
+        } => oci::export_oci(&ctx, &name, &path, &tag, &format),
         Command::ImportDocker {
             file,
             name,

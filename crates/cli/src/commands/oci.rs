@@ -108,6 +108,38 @@ pub fn import_docker(
     Ok(())
 }
 
+pub fn export_oci(
+    ctx: &Ctx,
+    name: &str,
+    path: &std::path::Path,
+    tag: &str,
+    format: &str,
+) -> Result<()> {
+    let compression = wharf_compression::parse_format(format).map_err(|e| anyhow!(e))?;
+    let bar = Bar::new(ctx.quiet);
+    let started = std::time::Instant::now();
+    let opts = wharf_oci::export::ExportOptions {
+        compression,
+        tag: tag.to_string(),
+        cancel: Some(&ctx.cancel),
+    };
+    let result = wharf_oci::export::export_oci(&ctx.store, name, path, &opts, &bar);
+    if ctx.cancel.load(Ordering::Relaxed) {
+        bail!("export of {name} interrupted");
+    }
+    let done = result.with_context(|| format!("cannot export {name}"))?;
+    bar.summary(
+        &format!(
+            "Exported {name} to {}:{tag} ({})",
+            path.display(),
+            done.manifest_digest
+        ),
+        Some(done.tar_size),
+        started,
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
