@@ -59,7 +59,9 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
 /// like [`open_in_root`] with the given open flags (`O_CLOEXEC` is always added; `O_CREAT`
 /// creates with mode 0644).
 pub fn open_in_root_with(root: BorrowedFd<'_>, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
-    let mode = if flags.intersects(OFlags::CREATE | OFlags::TMPFILE) {
+    // O_TMPFILE includes O_DIRECTORY's bit: test for all of its bits, or every O_DIRECTORY open
+    // would pass a mode and fail with EINVAL.
+    let mode = if flags.contains(OFlags::CREATE) || flags.contains(OFlags::TMPFILE) {
         Mode::from_raw_mode(0o644)
     } else {
         Mode::empty()
@@ -91,4 +93,22 @@ pub fn fs_magic(fd: BorrowedFd<'_>) -> io::Result<u64> {
         st.f_type as u64
     };
     Ok(magic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn directories_open_in_root_with_o_path() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir(t.path().join("sub")).unwrap();
+        let root = std::fs::File::open(t.path()).unwrap();
+        let flags = OFlags::PATH | OFlags::DIRECTORY;
+        open_in_root_with(root.as_fd(), Path::new("/sub"), flags).unwrap();
+        open_in_root_with(root.as_fd(), Path::new("/../sub"), OFlags::DIRECTORY).unwrap();
+        let made = open_in_root_with(root.as_fd(), Path::new("/new"), OFlags::CREATE | OFlags::WRONLY);
+        assert!(made.is_ok());
+    }
 }
