@@ -347,6 +347,8 @@ pub fn parse(text: &[u8]) -> Result<(Settings, Vec<Warning>), ParseError> {
             message,
         })?;
     }
+    // Syntax warnings are collected before key warnings: report them in file order.
+    warnings.sort_by_key(|w| w.line);
     Ok((settings, warnings))
 }
 
