@@ -354,8 +354,8 @@ pub fn parse(text: &[u8]) -> Result<(Settings, Vec<Warning>), ParseError> {
 
 impl Settings {
     /// Keys honoured only from trusted locations (`/etc/systemd/nspawn`, `/run/systemd/nspawn`)
-    /// that are set here, by key name without `=` (`"Capability"`, `"LimitNOFILE"`), in file
-    /// order of the table in the crate docs.
+    /// that are set here, by key name without `=` (`"Capability"`, `"LimitNOFILE"`), in
+    /// the order of the table in the crate docs.
     pub fn privileged_keys(&self) -> Vec<&'static str> {
         trust::privileged_keys(self)
     }
