@@ -347,13 +347,15 @@ pub fn parse(text: &[u8]) -> Result<(Settings, Vec<Warning>), ParseError> {
             message,
         })?;
     }
+    // Syntax warnings are collected before key warnings: report them in file order.
+    warnings.sort_by_key(|w| w.line);
     Ok((settings, warnings))
 }
 
 impl Settings {
     /// Keys honoured only from trusted locations (`/etc/systemd/nspawn`, `/run/systemd/nspawn`)
-    /// that are set here, by key name without `=` (`"Capability"`, `"LimitNOFILE"`), in file
-    /// order of the table in the crate docs.
+    /// that are set here, by key name without `=` (`"Capability"`, `"LimitNOFILE"`), in
+    /// the order of the table in the crate docs.
     pub fn privileged_keys(&self) -> Vec<&'static str> {
         trust::privileged_keys(self)
     }

@@ -70,24 +70,42 @@ fn bind(b: &BindSpec) -> String {
     s
 }
 
-/// `~` entries and plain entries go on separate lines (a `~` applies to the whole line).
+/// A `~` applies to a whole line, so each run of deny entries and each run of allow entries
+/// gets its own line, keeping the order.
 fn negatable(out: &mut Out, key: &str, entries: &[String]) {
-    let allow: Vec<String> = entries
-        .iter()
-        .filter(|e| !e.starts_with('~'))
-        .map(|e| quote_word(e))
-        .collect();
-    let deny: Vec<String> = entries
-        .iter()
-        .filter_map(|e| e.strip_prefix('~'))
-        .map(quote_word)
-        .collect();
-    if !allow.is_empty() {
-        out.line(key, &allow.join(" "));
+    let mut i = 0;
+    while i < entries.len() {
+        let deny = entries[i].starts_with('~');
+        let run: Vec<String> = entries[i..]
+            .iter()
+            .take_while(|e| e.starts_with('~') == deny)
+            .map(|e| quote_word(e.strip_prefix('~').unwrap_or(e)))
+            .collect();
+        i += run.len();
+        let prefix = if deny { "~" } else { "" };
+        out.line(key, &format!("{prefix}{}", run.join(" ")));
     }
-    if !deny.is_empty() {
-        out.line(key, &format!("~{}", deny.join(" ")));
+}
+
+/// `0-3,5,7`: sorted CPUs as ranges.
+fn cpu_ranges(cpus: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        let mut end = start;
+        while i + 1 < cpus.len() && cpus[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = cpus[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
     }
+    parts.join(",")
 }
 
 pub(crate) fn to_text(s: &Settings) -> String {
@@ -157,8 +175,7 @@ pub(crate) fn to_text(s: &Settings) -> String {
     o.opt("OOMScoreAdjust", &s.oom_score_adjust.map(|n| n.to_string()));
     if let Some(cpus) = &s.cpu_affinity {
         if !cpus.is_empty() {
-            let list: Vec<String> = cpus.iter().map(u32::to_string).collect();
-            o.line("CPUAffinity", &list.join(","));
+            o.line("CPUAffinity", &cpu_ranges(cpus));
         }
     }
     o.opt("Hostname", &s.hostname);
@@ -203,11 +220,16 @@ pub(crate) fn to_text(s: &Settings) -> String {
     o.opt("Bridge", &s.bridge);
     o.opt("Zone", &s.zone);
     for p in &s.port {
-        let proto = match p.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
+        // Shortest form: tcp is the default protocol, the container port defaults to the host's.
+        let mut v = match p.protocol {
+            Protocol::Tcp => String::new(),
+            Protocol::Udp => "udp:".into(),
         };
-        o.line("Port", &format!("{proto}:{}:{}", p.host, p.machine));
+        v.push_str(&p.host.to_string());
+        if p.machine != p.host {
+            v.push_str(&format!(":{}", p.machine));
+        }
+        o.line("Port", &v);
     }
     o.end_section("Network");
     o.text
