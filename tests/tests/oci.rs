@@ -466,7 +466,7 @@ fn exported_machines_are_images_skopeo_and_umoci_accept() {
     fs::write(s.root.join("plain.nspawn"), "[Exec]\nParameters=/bin/echo \"hello world\"\nEnvironment=X=1\nKillSignal=SIGINT\n[Network]\nPort=tcp:8080:80\n").unwrap();
     let pout = s.scratch.join("plain-layout");
     ok(&s.root, &["export-oci", "plain", pout.to_str().unwrap()]);
-    let p = Layout { dir: pout };
+    let p = Layout { dir: pout.clone() };
     let (m, _) = p.manifest("latest");
     let c: serde_json::Value = serde_json::from_slice(&fs::read(p.blob(m["config"]["digest"].as_str().unwrap())).unwrap()).unwrap();
     assert_eq!(c["config"]["Cmd"], serde_json::json!(["/bin/echo", "hello world"]));

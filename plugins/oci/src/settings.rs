@@ -153,32 +153,10 @@ fn resolve_user(root: &Path, spec: &str) -> Result<Option<String>> {
     }
 }
 
-/// Quote `word` for a whitespace-separated `.nspawn` list value (systemd unquotes `"…"` and C
-/// escapes), only when needed.
+/// Quote `word` for a whitespace-separated `.nspawn` list value, as systemd-nspawn splits it
+/// (quotes group, backslashes are literal).
 pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'\\'));
-    if plain {
-        return word.to_string();
-    }
-    let mut s = String::with_capacity(word.len() + 2);
-    s.push('"');
-    for ch in word.chars() {
-        match ch {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                s.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-    s
+    wharf_nspawn_settings::quote_word(word)
 }
 
 impl MachineSettings {
@@ -257,7 +235,15 @@ mod tests {
         let text = s.to_nspawn("test");
         assert!(text.contains("ProcessTwo=yes\n"), "{text}");
         assert!(text.contains("Parameters=/bin/server \"--a b\" x\n"), "{text}");
-        assert!(text.contains("Environment=\"Q=a \\\"b\\\"\"\n"), "{text}");
+        let (parsed, _) = wharf_nspawn_settings::parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            parsed.environment,
+            vec![("PATH".into(), "/usr/bin".into()), ("Q".into(), "a \"b\"".into())]
+        );
+        assert_eq!(
+            parsed.parameters.unwrap(),
+            vec!["/bin/server", "--a b", "x"]
+        );
         assert!(text.contains("WorkingDirectory=/srv\nUser=web\nKillSignal=SIGQUIT\n"));
         assert!(text.contains("Port=tcp:80:80\n") && text.contains("Port=udp:53:53\n"));
         assert!(text.contains("# Volume /data"));
@@ -308,10 +294,10 @@ mod tests {
     }
 
     #[test]
-    fn quoting() {
-        assert_eq!(quote("plain"), "plain");
-        assert_eq!(quote(""), "\"\"");
-        assert_eq!(quote("a b"), "\"a b\"");
-        assert_eq!(quote("a\\b"), "\"a\\\\b\"");
+    fn quoted_words_split_back() {
+        for w in ["plain", "", "a b", "a\\b", "say \"hi\"", "it's"] {
+            let q = quote(w);
+            assert_eq!(wharf_nspawn_settings::split_words(&q).unwrap(), vec![w.to_string()], "{q}");
+        }
     }
 }

@@ -125,7 +125,8 @@ pub struct TarSource {
 
 impl TarSource {
     /// Index the members of the tar file `file`.
-    pub fn open(file: File, name: &str) -> io::Result<TarSource> {
+    pub fn open(mut file: File, name: &str) -> io::Result<TarSource> {
+        file.seek(SeekFrom::Start(0))?;
         let mut members = HashMap::new();
         let mut archive = tar::Archive::new(&file);
         for entry in archive.entries_with_seek()? {
