@@ -151,7 +151,7 @@ fn same_tree_as_umoci_unpack() {
     assert_eq!(n("usr/bin/ping").mode, 0o4755);
     assert!(n("usr/bin/ping")
         .xattrs
-        .contains_key(&b"security.capability"[..].to_vec()));
+        .contains_key(&b"security.capability"[..]));
     assert_eq!(n("new/deep").mode, 0);
     assert!(!b.nodes.contains_key(Path::new("etc/conf.d")));
     assert!(!b.nodes.contains_key(Path::new("etc/hostname")));
