@@ -503,6 +503,35 @@ fn xattr_get(p: &Path, name: &str) -> Option<Vec<u8>> {
 }
 
 #[test]
+fn inherited_default_acls_are_dropped() {
+    let tmp = lower();
+    let r = tmp.path();
+    common::sh(r, "setfacl -d -m u:1234:rwx d");
+    Layer::new()
+        .file("d/new", "n")
+        .dir("d/newdir", 0o755)
+        .apply(r)
+        .unwrap();
+    for p in ["d/new", "d/newdir"] {
+        assert_eq!(
+            xattr_get(&r.join(p), "system.posix_acl_access"),
+            None,
+            "{p}"
+        );
+        assert_eq!(
+            xattr_get(&r.join(p), "system.posix_acl_default"),
+            None,
+            "{p}"
+        );
+    }
+    assert_eq!(
+        fs::metadata(r.join("d/newdir")).unwrap().mode() & 0o7777,
+        0o755
+    );
+    assert!(xattr_get(&r.join("d"), "system.posix_acl_default").is_some());
+}
+
+#[test]
 fn modes_owners_and_permissions_survive() {
     let tmp = tempfile::tempdir().unwrap();
     let r = tmp.path();

@@ -183,6 +183,12 @@ impl Unpacker<'_, '_> {
                 .map_err(|e| UnpackError::io("truncate", path, e))?;
         }
         self.stats.bytes += size;
+        if self.layer.is_some() {
+            // a lower layer's directory may hold a default ACL the new file inherited: like
+            // umoci, a layer's file has exactly the xattrs of its entry.
+            node::clear_other_xattrs(file.as_fd(), &self.entry.meta)
+                .map_err(|e| UnpackError::io("remove xattrs of", path, e))?;
+        }
         node::apply(
             &Target::Fd(file.as_fd()),
             &self.entry.meta,
