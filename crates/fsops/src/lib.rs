@@ -3,7 +3,7 @@
 //! - [`copy_tree`] / [`copy_file`]: faithful copies (reflink per file when possible, holes,
 //!   xattrs incl. ACLs and file capabilities, hardlinks, device nodes, fifos, sockets, owners,
 //!   modes, nanosecond times), never following symlinks or crossing mounts.
-//! - [`remove_tree`]: `rm -rf` that clears immutable/append-only flags and stays on one mount.
+//! - [`remove_tree`] / [`remove_tree_at`]: `rm -rf` that clears immutable/append-only flags and stays on one mount.
 //! - [`tree_usage`]: disk usage with hardlinks counted once.
 //!
 //! All walks are iterative and work relative to directory fds; only the innermost 64
@@ -22,5 +22,5 @@ mod walk;
 
 pub use copy::{copy_file, copy_tree, CopyOptions, CopyStats, Progress};
 pub use error::FsError;
-pub use remove::remove_tree;
+pub use remove::{remove_tree, remove_tree_at};
 pub use usage::{tree_usage, TreeUsage};

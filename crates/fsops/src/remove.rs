@@ -59,20 +59,27 @@ pub fn remove_tree(path: &Path) -> Result<(), FsError> {
         Err(Errno::NOENT) => return Ok(()),
         r => r.ctx("open", || parent)?,
     };
-    let st = match lstatx(parent_fd.as_fd(), &name) {
+    remove_tree_at(parent_fd.as_fd(), &name, path)
+}
+
+/// [`remove_tree`] of the entry `name` of the directory `parent` (`name` is never followed:
+/// a symlink is unlinked). `path` names the entry in errors. A missing `name` is Ok.
+pub fn remove_tree_at(parent_fd: BorrowedFd<'_>, name: &CStr, path: &Path) -> Result<(), FsError> {
+    let name = name.to_owned();
+    let st = match lstatx(parent_fd, &name) {
         Err(Errno::NOENT) => return Ok(()),
         r => r.ctx("statx", || path)?,
     };
     let ft = file_type(&st);
     if ft != FileType::Directory {
-        return remove_file(parent_fd.as_fd(), &name, ft).ctx("unlink", || path);
+        return remove_file(parent_fd, &name, ft).ctx("unlink", || path);
     }
-    let parent_st = fstatx(parent_fd.as_fd()).ctx("statx", || parent)?;
+    let parent_st = fstatx(parent_fd).ctx("statx", || path)?;
     if MountRef::of(&parent_st).is_other(&st) {
         return Err(FsError::io("remove (mount point)", path, Errno::BUSY));
     }
 
-    let top = open_dir_at(parent_fd.as_fd(), &name).ctx("open", || path)?;
+    let top = open_dir_at(parent_fd, &name).ctx("open", || path)?;
     clear_immutable_append(top.as_fd()).ctx("clear inode flags", || path)?;
     let top_st = fstatx(top.as_fd()).ctx("statx", || path)?;
     let mount = MountRef::of(&top_st);
@@ -123,7 +130,7 @@ pub fn remove_tree(path: &Path) -> Result<(), FsError> {
             .ctx("reopen parent directory", || path.join(&rel))?;
         let done = frames.pop().expect("stack is not empty");
         rel.pop();
-        let parent_dir = frames.last().map_or(parent_fd.as_fd(), |f| f.dir.fd());
+        let parent_dir = frames.last().map_or(parent_fd, |f| f.dir.fd());
         match unlinkat(parent_dir, &done.name, AtFlags::REMOVEDIR) {
             Ok(()) | Err(Errno::NOENT) => {}
             Err(e) => return Err(FsError::io("rmdir", here(&rel, &done.name), e)),

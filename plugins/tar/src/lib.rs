@@ -6,6 +6,10 @@
 //!   parent directory fd, so no entry can write outside the root or through a symlink. Keeps
 //!   numeric owners, full modes, nanosecond mtimes, xattrs (file capabilities included), POSIX
 //!   ACLs, hardlinks, device nodes, fifos and holes.
+//! - [`apply_layer()`]: applies one OCI / Docker image layer onto a root that may hold the
+//!   lower layers, with the same extractor and umoci's rules: whiteouts and opaque
+//!   directories, replacing lower-layer nodes, parents resolved through symlinks confined to
+//!   the root, hard links to lower-layer files.
 //! - [`unpack::hoist_single_os_dir`]: systemd's OS-tree rule for tarballs that wrap the tree in
 //!   one top directory.
 //! - [`pack`]: deterministic tar writer for export (numeric owners, PAX xattrs, ns mtimes).
@@ -14,7 +18,9 @@
 
 pub mod export;
 pub mod import;
+mod layer;
 pub mod pack;
 pub mod unpack;
 
+pub use layer::{apply_layer, LayerStats};
 pub use unpack::{hoist_single_os_dir, unpack, UnpackError, UnpackOptions, UnpackStats};

@@ -13,21 +13,25 @@ use super::tree::{open_beneath, Tree};
 
 #[derive(Default)]
 pub(crate) struct Dirs {
-    list: Vec<(Vec<u8>, Meta)>,
+    /// (resolved path, metadata, whether xattrs the entry does not list are removed).
+    list: Vec<(Vec<u8>, Meta, bool)>,
 }
 
 impl Dirs {
-    /// Records the metadata of directory `path` (normalized; empty for the root).
-    pub(crate) fn push(&mut self, path: &[u8], meta: &Meta) {
-        self.list.push((path.to_vec(), meta.clone()));
+    /// Records the metadata of directory `path` (resolved, no symlinks; empty for the root).
+    /// `replace_xattrs`: the directory may hold xattrs of its own (a lower layer's), which are
+    /// removed unless the entry lists them.
+    pub(crate) fn push(&mut self, path: &[u8], meta: &Meta, replace_xattrs: bool) {
+        self.list
+            .push((path.to_vec(), meta.clone(), replace_xattrs));
     }
 
     /// Applies every recorded directory's owner, xattrs, mode and times, deepest first (in
     /// archive order among equals, so the last entry for a path wins). A path that is no
     /// longer a directory (replaced by a later entry) is skipped.
     pub(crate) fn apply(&mut self, tree: &Tree, creds: Creds) -> Result<(), UnpackError> {
-        self.list.sort_by_key(|(p, _)| Reverse(depth(p)));
-        for (path, meta) in &self.list {
+        self.list.sort_by_key(|(p, _, _)| Reverse(depth(p)));
+        for (path, meta, replace_xattrs) in &self.list {
             let opened: OwnedFd;
             let fd = if path.is_empty() {
                 tree.root()
@@ -41,6 +45,10 @@ impl Dirs {
                     Err(e) => return Err(UnpackError::io("open directory", path, e)),
                 }
             };
+            if *replace_xattrs {
+                node::clear_other_xattrs(fd, meta)
+                    .map_err(|e| UnpackError::io("remove xattrs of", path, e))?;
+            }
             node::apply(&Target::Fd(fd), meta, creds, false)
                 .map_err(|(op, e)| UnpackError::io(op, path, e))?;
         }

@@ -13,24 +13,52 @@ use super::node::{self, Created, Make, Target};
 use super::pax::SparseExt;
 use super::sparse::{self, MapError, SparseMap};
 use super::stream::BLOCK;
+use super::tree::Resolve;
 use super::tree::{normalize, split_parent, DirRef, Tree};
 use super::{data, Unpacker};
+use crate::layer::{touch, wrote};
 
 /// The directory `parent` (normalized) beneath the root, with errors naming `entry`.
-fn parent_dir(
+pub(crate) fn parent_dir(
     tree: &mut Tree,
     entry: &[u8],
     parent: &[u8],
     of_link_target: bool,
 ) -> Result<DirRef, UnpackError> {
-    tree.dir(parent).map_err(|e| match e {
-        Errno::LOOP if of_link_target => {
+    let beneath = tree.mode() == Resolve::Beneath;
+    tree.dir(parent)
+        .map_err(|e| parent_err(e, entry, of_link_target, beneath))
+}
+
+/// The error of resolving the parent directory of `entry` (or of its hard link target).
+pub(crate) fn parent_err(
+    e: Errno,
+    entry: &[u8],
+    of_link_target: bool,
+    beneath: bool,
+) -> UnpackError {
+    match e {
+        Errno::LOOP if beneath && of_link_target => {
             UnpackError::unsafe_entry(entry, "hard link target crosses a symlink")
         }
-        Errno::LOOP => UnpackError::unsafe_entry(entry, "path crosses a symlink"),
+        Errno::LOOP if beneath => UnpackError::unsafe_entry(entry, "path crosses a symlink"),
         Errno::XDEV => UnpackError::unsafe_entry(entry, "path crosses a mount point"),
+        e if of_link_target => {
+            UnpackError::io("open parent directory of hard link target of", entry, e)
+        }
         e => UnpackError::io("open parent directory of", entry, e),
-    })
+    }
+}
+
+/// `parent/name` (`name` alone under the root).
+pub(crate) fn join(parent: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(parent.len() + 1 + name.len());
+    if !parent.is_empty() {
+        p.extend_from_slice(parent);
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
 }
 
 impl Unpacker<'_, '_> {
@@ -111,12 +139,14 @@ impl Unpacker<'_, '_> {
                 return Err(UnpackError::TooLarge(max));
             }
         }
-        let path = &self.entry.path;
         let (parent, name) = split_parent(&self.norm);
-        let dir = parent_dir(&mut self.tree, path, parent, false)?;
-        let (created, removed_dir) = node::create(self.tree.fd(dir), name, &Make::File)
+        let dir = parent_dir(&mut self.tree, &self.entry.path, parent, false)?;
+        touch(&mut self.layer, &self.tree, dir)?;
+        let path = &self.entry.path;
+        let (created, stale) = node::create(self.tree.fd(dir), name, &Make::File, self.replace())
             .map_err(|(op, e)| UnpackError::io(op, path, e))?;
-        if removed_dir {
+        wrote(&mut self.layer, &self.tree, dir, name);
+        if stale {
             self.tree.forget();
         }
         let Created::New(Some(fd)) = created else {
@@ -153,6 +183,12 @@ impl Unpacker<'_, '_> {
                 .map_err(|e| UnpackError::io("truncate", path, e))?;
         }
         self.stats.bytes += size;
+        if self.layer.is_some() {
+            // a lower layer's directory may hold a default ACL the new file inherited: like
+            // umoci, a layer's file has exactly the xattrs of its entry.
+            node::clear_other_xattrs(file.as_fd(), &self.entry.meta)
+                .map_err(|e| UnpackError::io("remove xattrs of", path, e))?;
+        }
         node::apply(
             &Target::Fd(file.as_fd()),
             &self.entry.meta,
@@ -165,25 +201,33 @@ impl Unpacker<'_, '_> {
 
     /// A directory: created (or an existing one kept); its metadata waits for the end.
     fn directory(&mut self) -> Result<(), UnpackError> {
-        if !self.norm.is_empty() {
-            let path = &self.entry.path;
-            let (parent, name) = split_parent(&self.norm);
-            let dir = parent_dir(&mut self.tree, path, parent, false)?;
-            let (_, removed_dir) = node::create(self.tree.fd(dir), name, &Make::Dir)
-                .map_err(|(op, e)| UnpackError::io(op, path, e))?;
-            if removed_dir {
-                self.tree.forget();
-            }
+        let layer = self.layer.is_some();
+        if self.norm.is_empty() {
+            self.dirs.push(b"", &self.entry.meta, layer);
+            return Ok(());
         }
-        self.dirs.push(&self.norm, &self.entry.meta);
+        let (parent, name) = split_parent(&self.norm);
+        let dir = parent_dir(&mut self.tree, &self.entry.path, parent, false)?;
+        touch(&mut self.layer, &self.tree, dir)?;
+        let path = &self.entry.path;
+        let (_, stale) = node::create(self.tree.fd(dir), name, &Make::Dir, self.replace())
+            .map_err(|(op, e)| UnpackError::io(op, path, e))?;
+        wrote(&mut self.layer, &self.tree, dir, name);
+        let resolved = join(self.tree.resolved(dir), name);
+        if stale {
+            self.tree.forget();
+        }
+        self.dirs.push(&resolved, &self.entry.meta, layer);
         Ok(())
     }
 
     /// A symlink, device node or fifo: metadata through its name, never following it.
     fn special(&mut self) -> Result<(), UnpackError> {
-        let e = &self.entry;
         let (parent, name) = split_parent(&self.norm);
-        let dir = parent_dir(&mut self.tree, &e.path, parent, false)?;
+        let dir = parent_dir(&mut self.tree, &self.entry.path, parent, false)?;
+        touch(&mut self.layer, &self.tree, dir)?;
+        let replace = self.replace();
+        let e = &self.entry;
         let make = match e.kind {
             Kind::Symlink => Make::Symlink(&e.link),
             Kind::Char => Make::Node(
@@ -194,7 +238,7 @@ impl Unpacker<'_, '_> {
             _ => Make::Node(FileType::Fifo, 0),
         };
         let dirfd = self.tree.fd(dir);
-        let (_, removed_dir) = node::create(dirfd, name, &make)
+        let (_, stale) = node::create(dirfd, name, &make, replace)
             .map_err(|(op, err)| UnpackError::io(op, &e.path, err))?;
         let target = Target::At {
             dir: dirfd,
@@ -203,18 +247,21 @@ impl Unpacker<'_, '_> {
         };
         node::apply(&target, &e.meta, self.creds, true)
             .map_err(|(op, err)| UnpackError::io(op, &e.path, err))?;
-        if removed_dir {
+        wrote(&mut self.layer, &self.tree, dir, name);
+        if stale {
             self.tree.forget();
         }
         Ok(())
     }
 
-    /// A hard link: its target must resolve beneath the root without symlinks and must not
-    /// be a directory.
+    /// A hard link: its target must resolve beneath the root without symlinks (layers: with
+    /// symlinks in its parents, confined to the root; the final component is never followed)
+    /// and must not be a directory. In a layer, a link whose target does not exist yet waits
+    /// for the end of the layer.
     fn hardlink(&mut self) -> Result<(), UnpackError> {
         let path = &self.entry.path;
         let mut target = Vec::new();
-        normalize(&self.entry.link, &mut target).map_err(|r| {
+        normalize(&self.entry.link, &mut target, self.tree.mode()).map_err(|r| {
             UnpackError::unsafe_entry(
                 path,
                 match r {
@@ -230,21 +277,49 @@ impl Unpacker<'_, '_> {
         if target == self.norm {
             return Ok(());
         }
-        let (tparent, tname) = split_parent(&target);
-        let tdir = parent_dir(&mut self.tree, path, tparent, true)?;
-        let st = rustix::fs::statat(self.tree.fd(tdir), tname, AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| UnpackError::io("stat hard link target of", path, e))?;
-        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
-            return Err(UnpackError::unsafe_entry(path, "hard link to a directory"));
-        }
-        let (parent, name) = split_parent(&self.norm);
-        let dir = parent_dir(&mut self.tree, path, parent, false)?;
-        let make = Make::Hardlink(self.tree.fd(tdir), tname);
-        let (_, removed_dir) = node::create(self.tree.fd(dir), name, &make)
-            .map_err(|(op, e)| UnpackError::io(op, path, e))?;
-        if removed_dir {
-            self.tree.forget();
+        let (shown, norm) = (self.entry.path.clone(), self.norm.clone());
+        if !self.link(&shown, &norm, &target)? {
+            self.defer_link(shown, norm, target);
         }
         Ok(())
+    }
+
+    /// Creates the hard link `norm` (entry `shown`) to `target` (both normalized). Returns
+    /// false, creating nothing, when a layer's link target does not exist (yet).
+    pub(crate) fn link(
+        &mut self,
+        shown: &[u8],
+        norm: &[u8],
+        target: &[u8],
+    ) -> Result<bool, UnpackError> {
+        let layer = self.layer.is_some();
+        let (tparent, tname) = split_parent(target);
+        let tdir = if layer {
+            match self.tree.lookup(tparent) {
+                Ok(Some(d)) => d,
+                Ok(None) => return Ok(false),
+                Err(e) => return Err(parent_err(e, shown, true, false)),
+            }
+        } else {
+            parent_dir(&mut self.tree, shown, tparent, true)?
+        };
+        let st = match rustix::fs::statat(self.tree.fd(tdir), tname, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(Errno::NOENT) if layer => return Ok(false),
+            r => r.map_err(|e| UnpackError::io("stat hard link target of", shown, e))?,
+        };
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            return Err(UnpackError::unsafe_entry(shown, "hard link to a directory"));
+        }
+        let (parent, name) = split_parent(norm);
+        let dir = parent_dir(&mut self.tree, shown, parent, false)?;
+        touch(&mut self.layer, &self.tree, dir)?;
+        let make = Make::Hardlink(self.tree.fd(tdir), tname);
+        let (_, stale) = node::create(self.tree.fd(dir), name, &make, self.replace())
+            .map_err(|(op, e)| UnpackError::io(op, shown, e))?;
+        wrote(&mut self.layer, &self.tree, dir, name);
+        if stale {
+            self.tree.forget();
+        }
+        Ok(true)
     }
 }

@@ -17,30 +17,32 @@ mod acl;
 mod data;
 mod dirs;
 mod entry;
-mod error;
+pub(crate) mod error;
 mod hoist;
 mod limits;
-mod members;
-mod node;
+pub(crate) mod members;
+pub(crate) mod node;
 mod pax;
+mod resolve;
 mod sparse;
 mod stream;
-mod tree;
+pub(crate) mod tree;
 
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::layer::LayerState;
 use dirs::Dirs;
-use entry::Entry;
+use entry::{Entry, SparseFormat};
 pub use error::UnpackError;
 pub use hoist::hoist_single_os_dir;
 use limits::{MAX_NAME, MAX_PAX};
-use node::Creds;
+use node::{Creds, Replace};
 use pax::Ext;
 use stream::{is_zero, Stream, BLOCK};
-use tree::{normalize, Tree};
+use tree::{normalize, Resolve, Tree};
 
 /// Options of [`unpack`].
 #[derive(Default, Clone, Copy)]
@@ -74,8 +76,24 @@ pub fn unpack(
     root: &Path,
     opts: &UnpackOptions<'_>,
 ) -> Result<UnpackStats, UnpackError> {
+    extract(input, root, opts, None).map(|(stats, _)| stats)
+}
+
+/// The extractor shared by [`unpack`] (`layer` is None) and [`crate::apply_layer`] (which
+/// passes its state and gets it back with the stats).
+pub(crate) fn extract(
+    input: &mut dyn Read,
+    root: &Path,
+    opts: &UnpackOptions<'_>,
+    layer: Option<LayerState>,
+) -> Result<(UnpackStats, Option<LayerState>), UnpackError> {
     let root_name = root.as_os_str().as_bytes();
-    let tree = Tree::open(root).map_err(|e| UnpackError::io("open", root_name, e))?;
+    let mode = if layer.is_some() {
+        Resolve::InRoot
+    } else {
+        Resolve::Beneath
+    };
+    let tree = Tree::open(root, mode).map_err(|e| UnpackError::io("open", root_name, e))?;
     let st = rustix::fs::fstat(tree.root()).map_err(|e| UnpackError::io("stat", root_name, e))?;
     let mut creds = Creds::current();
     if st.st_mode & 0o2000 != 0 {
@@ -93,29 +111,49 @@ pub fn unpack(
         norm: Vec::new(),
         meta_buf: Vec::new(),
         dirs: Dirs::default(),
+        layer,
     };
     u.run()?;
+    if u.layer.is_some() {
+        u.finish_layer()?;
+    }
     u.dirs.apply(&u.tree, u.creds)?;
-    Ok(u.stats)
+    Ok((u.stats, u.layer))
 }
 
-struct Unpacker<'a, 'o> {
+pub(crate) struct Unpacker<'a, 'o> {
     stream: Stream<'a>,
-    tree: Tree,
+    pub(crate) tree: Tree,
     opts: &'o UnpackOptions<'o>,
-    creds: Creds,
-    stats: UnpackStats,
+    pub(crate) creds: Creds,
+    pub(crate) stats: UnpackStats,
     /// Overrides collected for the next entry.
     ext: Ext,
     entry: Entry,
     /// The normalized path of the current entry.
-    norm: Vec<u8>,
+    pub(crate) norm: Vec<u8>,
     /// Data of PAX headers and GNU long names.
     meta_buf: Vec<u8>,
     dirs: Dirs,
+    /// Set when applying an image layer (whiteouts, replacing lower-layer nodes).
+    pub(crate) layer: Option<LayerState>,
 }
 
 impl Unpacker<'_, '_> {
+    /// How an existing directory in the way of a new non-directory is removed.
+    pub(crate) fn replace(&self) -> Replace {
+        if self.layer.is_some() {
+            Replace::Recursive
+        } else {
+            Replace::EmptyDir
+        }
+    }
+
+    /// The entry path as stored (for messages).
+    pub(crate) fn entry_path(&self) -> &[u8] {
+        &self.entry.path
+    }
+
     fn cancelled(&self) -> Result<(), UnpackError> {
         match self.opts.cancel {
             Some(c) if c.load(Ordering::Relaxed) => Err(UnpackError::Cancelled),
@@ -222,8 +260,18 @@ impl Unpacker<'_, '_> {
         let sparse = std::mem::take(&mut self.ext.sparse);
         self.ext.clear();
         parsed?;
-        normalize(&self.entry.path, &mut self.norm)
+        normalize(&self.entry.path, &mut self.norm, self.tree.mode())
             .map_err(|reason| UnpackError::unsafe_entry(&self.entry.path, reason))?;
+        if self.layer.is_some() && crate::layer::is_whiteout(&self.norm) {
+            if self.entry.sparse != SparseFormat::None {
+                return Err(UnpackError::corrupt(
+                    &self.entry.path,
+                    "whiteout stored as a sparse file",
+                ));
+            }
+            self.whiteout()?;
+            return self.skip_data(self.entry.size, 0);
+        }
         let done = self.create_member(block, &sparse)?;
         self.stats.entries += 1;
         self.skip_data(self.entry.size, done)

@@ -2,8 +2,11 @@
 //! applying owner, xattrs, mode and times in the order that keeps them all:
 //! chown (clears setuid bits and `security.capability`) → xattrs → chmod → times.
 
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use rustix::fs::{
     chmodat, chownat, fchmod, fchown, fsetxattr, futimens, lsetxattr, mkdirat, openat, statat,
@@ -37,35 +40,100 @@ pub(crate) enum Make<'a> {
     Hardlink(BorrowedFd<'a>, &'a [u8]),
 }
 
+/// How an existing directory in the way of a new non-directory is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replace {
+    /// Only when empty (plain archives: anything else is an error).
+    EmptyDir,
+    /// With everything in it (image layers: a lower layer's directory).
+    Recursive,
+}
+
 /// Creates `name` in `dir` (never following a symlink at `name`). Something already there is
-/// removed first, except that a directory over a directory is kept. Returns whether a
-/// directory was removed (cached fds may then be stale) with the outcome.
+/// removed first, except that a directory over a directory is kept. Returns the outcome and
+/// whether a directory or symlink was removed (cached directory fds may then be stale).
 pub(crate) fn create(
     dir: BorrowedFd<'_>,
     name: &[u8],
     what: &Make<'_>,
+    replace: Replace,
 ) -> Result<(Created, bool), (&'static str, Errno)> {
-    let mut removed_dir = false;
+    let mut stale = false;
     for attempt in 0..2 {
         match make(dir, name, what) {
-            Ok(fd) => return Ok((Created::New(fd), removed_dir)),
+            Ok(fd) => return Ok((Created::New(fd), stale)),
             Err((_, Errno::EXIST)) if attempt == 0 => {}
             Err(e) => return Err(e),
         }
         let st = statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| ("stat", e))?;
-        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+        let ft = FileType::from_raw_mode(st.st_mode);
+        let is_dir = ft == FileType::Directory;
         if is_dir && matches!(what, Make::Dir) {
-            return Ok((Created::KeptDir, removed_dir));
+            return Ok((Created::KeptDir, stale));
         }
-        let flags = if is_dir {
-            removed_dir = true;
-            AtFlags::REMOVEDIR
-        } else {
-            AtFlags::empty()
-        };
-        unlinkat(dir, name, flags).map_err(|e| ("remove existing", e))?;
+        stale |= is_dir || ft == FileType::Symlink;
+        remove(dir, name, is_dir, replace).map_err(|e| ("remove existing", e))?;
     }
     Err(("create", Errno::EXIST))
+}
+
+/// Removes `name` from `dir` (a directory only if empty, or recursively).
+pub(crate) fn remove(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    is_dir: bool,
+    replace: Replace,
+) -> Result<(), Errno> {
+    match (is_dir, replace) {
+        (false, _) => unlinkat(dir, name, AtFlags::empty()),
+        (true, Replace::EmptyDir) => unlinkat(dir, name, AtFlags::REMOVEDIR),
+        (true, Replace::Recursive) => {
+            let c = CString::new(name).map_err(|_| Errno::INVAL)?;
+            let shown = Path::new(OsStr::from_bytes(name));
+            wharf_fsops::remove_tree_at(dir, &c, shown)
+                .map_err(|e| e.raw_os_error().map_or(Errno::IO, Errno::from_raw_os_error))
+        }
+    }
+}
+
+/// xattrs a layer never removes from a node it keeps (umoci: host-specific).
+const KEEP_XATTRS: &[&[u8]] = &[b"security.selinux"];
+
+/// Removes the xattrs of `fd` that `meta` does not set (except [`KEEP_XATTRS`]), so an
+/// existing directory a layer lists again ends up with exactly the layer's xattrs; a
+/// filesystem without xattrs is fine.
+pub(crate) fn clear_other_xattrs(fd: BorrowedFd<'_>, meta: &Meta) -> Result<(), Errno> {
+    let names = match list_xattrs(fd) {
+        Ok(n) => n,
+        Err(Errno::OPNOTSUPP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        if KEEP_XATTRS.contains(&name) || meta.xattrs.iter().any(|x| x.name == name) {
+            continue;
+        }
+        match rustix::fs::fremovexattr(fd, name) {
+            Ok(()) | Err(Errno::NODATA) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The NUL-separated xattr names of `fd`.
+fn list_xattrs(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        match rustix::fs::flistxattr(fd, &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            // the kernel's list is at most 64 KiB (XATTR_LIST_MAX).
+            Err(Errno::RANGE) if buf.len() < (1 << 16) => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn make(
