@@ -26,7 +26,12 @@ fn layered_layout(scratch: &Path) -> Layout {
     let l = Layout::init(&scratch.join("layout"));
     let bundle = scratch.join("bundle");
     let r = l.unpack("base", &bundle);
-    write(&r, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n", 0o644);
+    write(
+        &r,
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        0o644,
+    );
     write(&r, "etc/group", "root:x:0:\napp:x:1000:\n", 0o644);
     write(&r, "usr/bin/tool", "#!/bin/sh\necho v1\n", 0o755);
     std::os::unix::fs::symlink("usr/bin", r.join("bin")).unwrap();
@@ -42,7 +47,16 @@ fn layered_layout(scratch: &Path) -> Layout {
     write(&r, "usr/bin/su-like", "suid\n", 0o4755);
     fs::create_dir_all(r.join("private")).unwrap();
     sh("chmod", &["700", r.join("private").to_str().unwrap()]);
-    sh("setfattr", &["-n", "user.origin", "-v", "layer1", r.join("data/keep.txt").to_str().unwrap()]);
+    sh(
+        "setfattr",
+        &[
+            "-n",
+            "user.origin",
+            "-v",
+            "layer1",
+            r.join("data/keep.txt").to_str().unwrap(),
+        ],
+    );
     l.repack(&bundle, "v1");
 
     fs::remove_file(r.join("data/gone.txt")).unwrap();
@@ -88,18 +102,47 @@ fn layered_image_matches_umoci_unpack() {
     require_tools();
     let s = TestStore::new(Fs::Host, 0);
     let l = layered_layout(&s.scratch);
-    let r = ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "app", "--ref", "v3"]);
+    let r = ok(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "app", "--ref", "v3"],
+    );
     assert!(r.stdout.is_empty(), "{r:?}");
     let reference = l.unpack("v3", &s.scratch.join("ref"));
     let img = s.root.join("app");
-    assert_same_tree(&reference, &img);
+    // wharf creates the config's volume directories (umoci leaves them to a tmpfs mount);
+    // that is the only difference, and the root keeps its times.
+    let vol = img.join("vol");
+    assert!(vol.is_dir());
+    let copy = s.scratch.join("app-copy");
+    sh("cp", &["-a", img.to_str().unwrap(), copy.to_str().unwrap()]);
+    fs::remove_dir(copy.join("vol")).unwrap();
+    let root_times = fs::metadata(&img).unwrap();
+    sh(
+        "touch",
+        &[
+            "-h",
+            "-d",
+            &format!("@{}.{:09}", root_times.mtime(), root_times.mtime_nsec()),
+            copy.to_str().unwrap(),
+        ],
+    );
+    assert_same_tree(&reference, &copy);
 
     // The whiteout rules, spelled out.
     assert!(!img.join("data/gone.txt").exists() && !img.join("data/sub").exists());
-    assert_eq!(fs::read_to_string(img.join("data/keep.txt")).unwrap(), "recreated\n");
-    assert_eq!(fs::read_to_string(img.join("replaced_dir")).unwrap(), "now a file\n");
+    assert_eq!(
+        fs::read_to_string(img.join("data/keep.txt")).unwrap(),
+        "recreated\n"
+    );
+    assert_eq!(
+        fs::read_to_string(img.join("replaced_dir")).unwrap(),
+        "now a file\n"
+    );
     assert!(img.join("replaced_file/child").is_file());
-    let opaque: Vec<_> = fs::read_dir(img.join("opaque_me")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let opaque: Vec<_> = fs::read_dir(img.join("opaque_me"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(opaque, vec!["new1"]);
     assert!(img.join("usr/bin/added").is_file());
     let (a, b) = (
@@ -120,13 +163,20 @@ fn layered_image_matches_umoci_unpack() {
         "User=app",
         "Port=tcp:8080:8080",
     ] {
-        assert!(nspawn.lines().any(|l| l == line), "{line:?} missing in\n{nspawn}");
+        assert!(
+            nspawn.lines().any(|l| l == line),
+            "{line:?} missing in\n{nspawn}"
+        );
     }
     assert!(img.join("vol").is_dir());
     let (manifest, digest) = l.manifest("v3");
     let config_digest = manifest["config"]["digest"].as_str().unwrap();
-    assert_eq!(fs::read(s.root.join("app.oci-config")).unwrap(), fs::read(l.blob(config_digest)).unwrap());
-    let origin: serde_json::Value = serde_json::from_slice(&fs::read(s.root.join("app.oci-origin")).unwrap()).unwrap();
+    assert_eq!(
+        fs::read(s.root.join("app.oci-config")).unwrap(),
+        fs::read(l.blob(config_digest)).unwrap()
+    );
+    let origin: serde_json::Value =
+        serde_json::from_slice(&fs::read(s.root.join("app.oci-origin")).unwrap()).unwrap();
     assert_eq!(origin["manifestDigest"], digest.as_str());
     let show = ok(&s.root, &["show-image", "app"]).stdout;
     assert!(show.contains(&format!("OriginDigest={digest}")), "{show}");
@@ -144,18 +194,35 @@ fn zstd_layers_and_docker_archives_import_alike() {
     require_tools();
     let s = TestStore::new(Fs::Host, 0);
     let l = layered_layout(&s.scratch);
-    ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "gz", "--ref", "v3"]);
+    ok(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "gz", "--ref", "v3"],
+    );
 
     let zst = s.scratch.join("zst");
-    skopeo_copy(&["--dest-compress-format", "zstd"], &format!("oci:{}", l.image("v3")), &format!("oci:{}:v3", zst.display()));
+    skopeo_copy(
+        &["--dest-compress-format", "zstd"],
+        &format!("oci:{}", l.image("v3")),
+        &format!("oci:{}:v3", zst.display()),
+    );
     let (m, _) = Layout { dir: zst.clone() }.manifest("v3");
-    assert!(m["layers"][0]["mediaType"].as_str().unwrap().ends_with("+zstd"), "{m}");
+    assert!(
+        m["layers"][0]["mediaType"]
+            .as_str()
+            .unwrap()
+            .ends_with("+zstd"),
+        "{m}"
+    );
     ok(&s.root, &["import-oci", zst.to_str().unwrap(), "zst"]);
     assert_same_tree(&s.root.join("gz"), &s.root.join("zst"));
 
     // skopeo's docker-archive (uncompressed layers, symlinked layer.tar files).
     let archive = s.scratch.join("app.tar");
-    skopeo_copy(&[], &format!("oci:{}", l.image("v3")), &format!("docker-archive:{}:example/app:v3", archive.display()));
+    skopeo_copy(
+        &[],
+        &format!("oci:{}", l.image("v3")),
+        &format!("docker-archive:{}:example/app:v3", archive.display()),
+    );
     ok(&s.root, &["import-oci", archive.to_str().unwrap(), "da"]);
     assert_same_tree(&s.root.join("gz"), &s.root.join("da"));
     // The same archive compressed, from standard input.
@@ -170,7 +237,11 @@ fn zstd_layers_and_docker_archives_import_alike() {
     assert_same_tree(&s.root.join("gz"), &s.root.join("da-stdin"));
     // An OCI layout in a tar file (oci-archive).
     let oa = s.scratch.join("app.oci.tar");
-    skopeo_copy(&[], &format!("oci:{}", l.image("v3")), &format!("oci-archive:{}:v3", oa.display()));
+    skopeo_copy(
+        &[],
+        &format!("oci:{}", l.image("v3")),
+        &format!("oci-archive:{}:v3", oa.display()),
+    );
     ok(&s.root, &["import-oci", oa.to_str().unwrap(), "oa"]);
     assert_same_tree(&s.root.join("gz"), &s.root.join("oa"));
 }
@@ -178,7 +249,9 @@ fn zstd_layers_and_docker_archives_import_alike() {
 /// Copy a layout so a test can damage it.
 fn copy_layout(l: &Layout, to: &Path) -> Layout {
     sh("cp", &["-a", l.dir.to_str().unwrap(), to.to_str().unwrap()]);
-    Layout { dir: to.to_path_buf() }
+    Layout {
+        dir: to.to_path_buf(),
+    }
 }
 
 #[test]
@@ -186,52 +259,101 @@ fn damaged_or_unsupported_images_leave_the_store_untouched() {
     require_tools();
     let s = TestStore::new(Fs::Host, 0);
     let l = layered_layout(&s.scratch);
-    ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "good", "--ref", "v3"]);
+    ok(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "good", "--ref", "v3"],
+    );
     let before = listed(&s.root);
 
     // A flipped byte in the middle of the last layer's blob: digest mismatch.
     let bad = copy_layout(&l, &s.scratch.join("flipped"));
     let (m, _) = bad.manifest("v3");
-    let last = m["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().to_string();
+    let last = m["layers"].as_array().unwrap().last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let blob = bad.blob(&last);
     let mut bytes = fs::read(&blob).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x55;
     fs::write(&blob, &bytes).unwrap();
-    let r = fails(&s.root, &["import-oci", bad.dir.to_str().unwrap(), "x", "--ref", "v3"], "cannot import");
+    let r = fails(
+        &s.root,
+        &["import-oci", bad.dir.to_str().unwrap(), "x", "--ref", "v3"],
+        "cannot import",
+    );
     assert!(r.stderr.lines().count() == 1, "{r:?}");
 
     // A truncated blob: size mismatch.
     let short = copy_layout(&l, &s.scratch.join("short"));
     let blob = short.blob(&last);
     let len = fs::metadata(&blob).unwrap().len();
-    fs::OpenOptions::new().write(true).open(&blob).unwrap().set_len(len - 10).unwrap();
-    fails(&s.root, &["import-oci", short.dir.to_str().unwrap(), "x", "--ref", "v3"], "bytes");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&blob)
+        .unwrap()
+        .set_len(len - 10)
+        .unwrap();
+    fails(
+        &s.root,
+        &[
+            "import-oci",
+            short.dir.to_str().unwrap(),
+            "x",
+            "--ref",
+            "v3",
+        ],
+        "bytes",
+    );
 
     // A layer media type nobody knows: refused, never skipped.
     let odd = copy_layout(&l, &s.scratch.join("odd"));
     rewrite_manifest(&odd, "v3", |m| {
         m["layers"][0]["mediaType"] = "application/vnd.example.layer.v1.tar+lz4".into();
     });
-    fails(&s.root, &["import-oci", odd.dir.to_str().unwrap(), "x", "--ref", "v3"], "media type");
+    fails(
+        &s.root,
+        &["import-oci", odd.dir.to_str().unwrap(), "x", "--ref", "v3"],
+        "media type",
+    );
 
     // A wrong DiffID in the config.
     let diff = copy_layout(&l, &s.scratch.join("diff"));
     rewrite_config(&diff, "v3", |c| {
         c["rootfs"]["diff_ids"][0] = format!("sha256:{}", "0".repeat(64)).into();
     });
-    fails(&s.root, &["import-oci", diff.dir.to_str().unwrap(), "x", "--ref", "v3"], "DiffID");
+    fails(
+        &s.root,
+        &["import-oci", diff.dir.to_str().unwrap(), "x", "--ref", "v3"],
+        "DiffID",
+    );
 
     // Unknown tag; an image for another architecture.
-    fails(&s.root, &["import-oci", l.dir.to_str().unwrap(), "x", "--ref", "nope"], "nope");
+    fails(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "x", "--ref", "nope"],
+        "nope",
+    );
     let arm = copy_layout(&l, &s.scratch.join("arm"));
     rewrite_config(&arm, "v3", |c| c["architecture"] = "s390x".into());
-    fails(&s.root, &["import-oci", arm.dir.to_str().unwrap(), "x", "--ref", "v3"], "s390x");
+    fails(
+        &s.root,
+        &["import-oci", arm.dir.to_str().unwrap(), "x", "--ref", "v3"],
+        "s390x",
+    );
     // Several tags and no --ref.
-    fails(&s.root, &["import-oci", l.dir.to_str().unwrap(), "x"], "--ref");
+    fails(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "x"],
+        "--ref",
+    );
 
     assert_eq!(listed(&s.root), before);
-    assert!(temporaries(&s.root).is_empty(), "{:?}", temporaries(&s.root));
+    assert!(
+        temporaries(&s.root).is_empty(),
+        "{:?}",
+        temporaries(&s.root)
+    );
     assert!(!s.root.join("x.nspawn").exists());
 }
 
@@ -239,7 +361,11 @@ fn damaged_or_unsupported_images_leave_the_store_untouched() {
 fn put_blob(l: &Layout, bytes: &[u8]) -> (String, u64) {
     let tmp = l.dir.join("tmp-blob");
     fs::write(&tmp, bytes).unwrap();
-    let hex = sh("sha256sum", &[tmp.to_str().unwrap()]).split_whitespace().next().unwrap().to_string();
+    let hex = sh("sha256sum", &[tmp.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     fs::rename(&tmp, l.dir.join("blobs/sha256").join(&hex)).unwrap();
     (format!("sha256:{hex}"), bytes.len() as u64)
 }
@@ -282,7 +408,9 @@ fn a_two_platform_index_gives_the_host_its_image() {
     let l = Layout::init(&s.scratch.join("multi"));
     for (tag, arch, content) in [("amd", "amd64", "amd64\n"), ("arm", "arm64", "arm64\n")] {
         let layer = s.scratch.join(format!("{tag}.tar"));
-        LayerTar::new().file("arch", content.as_bytes(), 0o644).write(&layer);
+        LayerTar::new()
+            .file("arch", content.as_bytes(), 0o644)
+            .write(&layer);
         l.add_layer("base", tag, &layer);
         l.config(tag, &["--architecture", arch, "--config.cmd=/arch"]);
     }
@@ -306,18 +434,63 @@ fn a_two_platform_index_gives_the_host_its_image() {
     let (d, sz) = put_blob(&l, &serde_json::to_vec(&index).unwrap());
     let p = l.dir.join("index.json");
     let mut top: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
-    top["manifests"].as_array_mut().unwrap().push(serde_json::json!({
-        "mediaType": "application/vnd.oci.image.index.v1+json", "digest": d, "size": sz,
-        "annotations": {"org.opencontainers.image.ref.name": "multi"}
-    }));
+    top["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json", "digest": d, "size": sz,
+            "annotations": {"org.opencontainers.image.ref.name": "multi"}
+        }));
     fs::write(&p, serde_json::to_vec(&top).unwrap()).unwrap();
 
-    let host = if cfg!(target_arch = "x86_64") { "amd64\n" } else { "arm64\n" };
-    ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "native", "--ref", "multi"]);
-    assert_eq!(fs::read_to_string(s.root.join("native/arch")).unwrap(), host);
-    ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "other", "--ref", "multi", "--platform", "linux/arm64/v8"]);
-    assert_eq!(fs::read_to_string(s.root.join("other/arch")).unwrap(), "arm64\n");
-    fails(&s.root, &["import-oci", l.dir.to_str().unwrap(), "x", "--ref", "multi", "--platform", "linux/riscv64"], "riscv64");
+    let host = if cfg!(target_arch = "x86_64") {
+        "amd64\n"
+    } else {
+        "arm64\n"
+    };
+    ok(
+        &s.root,
+        &[
+            "import-oci",
+            l.dir.to_str().unwrap(),
+            "native",
+            "--ref",
+            "multi",
+        ],
+    );
+    assert_eq!(
+        fs::read_to_string(s.root.join("native/arch")).unwrap(),
+        host
+    );
+    ok(
+        &s.root,
+        &[
+            "import-oci",
+            l.dir.to_str().unwrap(),
+            "other",
+            "--ref",
+            "multi",
+            "--platform",
+            "linux/arm64/v8",
+        ],
+    );
+    assert_eq!(
+        fs::read_to_string(s.root.join("other/arch")).unwrap(),
+        "arm64\n"
+    );
+    fails(
+        &s.root,
+        &[
+            "import-oci",
+            l.dir.to_str().unwrap(),
+            "x",
+            "--ref",
+            "multi",
+            "--platform",
+            "linux/riscv64",
+        ],
+        "riscv64",
+    );
 }
 
 #[test]
@@ -340,8 +513,15 @@ fn hostile_layers_stay_inside_the_image() {
         .write(&l2);
     l.add_layer("one", "two", &l2);
     l.config("two", &["--config.cmd=/x"]);
-    let _ = ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "h", "--ref", "two"]);
-    assert_eq!(fs::read_dir(&outside).unwrap().count(), 0, "a layer wrote outside the image");
+    let _ = ok(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "h", "--ref", "two"],
+    );
+    assert_eq!(
+        fs::read_dir(&outside).unwrap().count(),
+        0,
+        "a layer wrote outside the image"
+    );
     assert!(!Path::new("/tmp/pwned2").exists());
 
     for name in ["../evil", "a/../../evil"] {
@@ -353,13 +533,17 @@ fn hostile_layers_stay_inside_the_image() {
         h.as_ustar_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
         h.set_cksum();
         let mut data = h.as_bytes().to_vec();
-        data.extend_from_slice(&[b'x']);
+        data.extend_from_slice(b"x");
         data.resize(512 * 2, 0);
         data.resize(512 * 4, 0);
         fs::write(&l3, &data).unwrap();
         l.add_layer("base", "dots", &l3);
         l.config("dots", &["--config.cmd=/x"]);
-        fails(&s.root, &["import-oci", l.dir.to_str().unwrap(), "d", "--ref", "dots"], "cannot import");
+        fails(
+            &s.root,
+            &["import-oci", l.dir.to_str().unwrap(), "d", "--ref", "dots"],
+            "cannot import",
+        );
     }
     assert!(!s.scratch.join("evil").exists());
 }
@@ -374,7 +558,11 @@ fn docker_export_becomes_a_machine() {
         .file("etc/hostname", b"", 0o644)
         .file("etc/hosts", b"", 0o644)
         .file("etc/resolv.conf", b"", 0o644)
-        .file("etc/machine-id", b"4f1c6a0f7e0d4b8e9a1f2e3d4c5b6a79\n", 0o444)
+        .file(
+            "etc/machine-id",
+            b"4f1c6a0f7e0d4b8e9a1f2e3d4c5b6a79\n",
+            0o444,
+        )
         .file("etc/os-release", b"ID=test\n", 0o644)
         .symlink("etc/mtab", "/proc/mounts")
         .write(&export);
@@ -383,11 +571,23 @@ fn docker_export_becomes_a_machine() {
     ok(&s.root, &["import-docker", gz.to_str().unwrap(), "web"]);
     let img = s.root.join("web");
     assert!(!img.join(".dockerenv").exists());
-    assert_eq!(fs::read_to_string(img.join("etc/hostname")).unwrap(), "web\n");
-    assert!(fs::read_to_string(img.join("etc/hosts")).unwrap().contains("localhost"));
+    assert_eq!(
+        fs::read_to_string(img.join("etc/hostname")).unwrap(),
+        "web\n"
+    );
+    assert!(fs::read_to_string(img.join("etc/hosts"))
+        .unwrap()
+        .contains("localhost"));
     assert_eq!(fs::metadata(img.join("etc/machine-id")).unwrap().len(), 0);
-    assert_eq!(fs::read_link(img.join("etc/mtab")).unwrap(), PathBuf::from("/proc/mounts"));
-    fails(&s.root, &["import-docker", "/nonexistent.tar", "x"], "nonexistent");
+    assert_eq!(
+        fs::read_link(img.join("etc/mtab")).unwrap(),
+        PathBuf::from("/proc/mounts")
+    );
+    fails(
+        &s.root,
+        &["import-docker", "/nonexistent.tar", "x"],
+        "nonexistent",
+    );
 }
 
 /// The Debian root filesystem as a one-layer image: same tree as umoci's unpack, boots
@@ -398,7 +598,10 @@ fn debian_image_imports_like_umoci_and_runs_in_nspawn() {
     let s = TestStore::new(Fs::Host, 0);
     let l = Layout::init(&s.scratch.join("debian"));
     l.add_layer("base", "12", &debian::tarball());
-    ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "deb", "--ref", "12"]);
+    ok(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "deb", "--ref", "12"],
+    );
     let reference = l.unpack("12", &s.scratch.join("ref"));
     assert_same_tree(&reference, &s.root.join("deb"));
     let nspawn = fs::read_to_string(s.root.join("deb.nspawn")).unwrap();
@@ -409,7 +612,11 @@ fn debian_image_imports_like_umoci_and_runs_in_nspawn() {
         .args(["/bin/sh", "-c", "cat /etc/debian_version"])
         .output()
         .expect("systemd-nspawn (Debian package systemd-container) is required");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("12"));
     let r = ok(&s.root, &["run", "-M", "deb", "--", "/bin/true"]);
     assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{r:?}");
@@ -420,11 +627,17 @@ fn exported_machines_are_images_skopeo_and_umoci_accept() {
     require_tools();
     let s = TestStore::new(Fs::Host, 0);
     let l = layered_layout(&s.scratch);
-    ok(&s.root, &["import-oci", l.dir.to_str().unwrap(), "app", "--ref", "v3"]);
+    ok(
+        &s.root,
+        &["import-oci", l.dir.to_str().unwrap(), "app", "--ref", "v3"],
+    );
 
     // To a layout directory; umoci unpacks it to the same tree; skopeo reads it.
     let out = s.scratch.join("exported");
-    ok(&s.root, &["export-oci", "app", out.to_str().unwrap(), "--tag", "t1"]);
+    ok(
+        &s.root,
+        &["export-oci", "app", out.to_str().unwrap(), "--tag", "t1"],
+    );
     let e = Layout { dir: out.clone() };
     let unpacked = e.unpack("t1", &s.scratch.join("unpacked"));
     assert_same_tree(&s.root.join("app"), &unpacked);
@@ -433,28 +646,59 @@ fn exported_machines_are_images_skopeo_and_umoci_accept() {
     assert_eq!(v["Layers"].as_array().unwrap().len(), 1, "{v}");
     // The config keeps the original's settings.
     let (m, _) = e.manifest("t1");
-    let config: serde_json::Value = serde_json::from_slice(&fs::read(e.blob(m["config"]["digest"].as_str().unwrap())).unwrap()).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(e.blob(m["config"]["digest"].as_str().unwrap())).unwrap())
+            .unwrap();
     assert_eq!(config["config"]["User"], "app");
     assert_eq!(config["config"]["Entrypoint"][0], "/usr/bin/tool");
     // Back into wharf: same tree, same settings.
-    ok(&s.root, &["import-oci", out.to_str().unwrap(), "again", "--ref", "t1"]);
+    ok(
+        &s.root,
+        &["import-oci", out.to_str().unwrap(), "again", "--ref", "t1"],
+    );
     assert_same_tree(&s.root.join("app"), &s.root.join("again"));
     let settings = |n: &str| -> Vec<String> {
-        fs::read_to_string(s.root.join(format!("{n}.nspawn"))).unwrap().lines().filter(|l| !l.starts_with('#')).map(String::from).collect()
+        fs::read_to_string(s.root.join(format!("{n}.nspawn")))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(String::from)
+            .collect()
     };
     assert_eq!(settings("app"), settings("again"));
     // A second tag into the same layout, zstd this time.
-    ok(&s.root, &["export-oci", "again", out.to_str().unwrap(), "--tag", "t2", "--format", "zstd"]);
+    ok(
+        &s.root,
+        &[
+            "export-oci",
+            "again",
+            out.to_str().unwrap(),
+            "--tag",
+            "t2",
+            "--format",
+            "zstd",
+        ],
+    );
     let (m2, _) = e.manifest("t2");
-    assert!(m2["layers"][0]["mediaType"].as_str().unwrap().ends_with("+zstd"));
+    assert!(m2["layers"][0]["mediaType"]
+        .as_str()
+        .unwrap()
+        .ends_with("+zstd"));
     e.manifest("t1");
 
     // To an OCI archive, which skopeo converts to a docker archive wharf imports again.
     let archive = s.scratch.join("app.tar");
     ok(&s.root, &["export-oci", "app", archive.to_str().unwrap()]);
     let docker = s.scratch.join("docker.tar");
-    skopeo_copy(&[], &format!("oci-archive:{}:latest", archive.display()), &format!("docker-archive:{}:x/app:1", docker.display()));
-    ok(&s.root, &["import-oci", docker.to_str().unwrap(), "from-docker"]);
+    skopeo_copy(
+        &[],
+        &format!("oci-archive:{}:latest", archive.display()),
+        &format!("docker-archive:{}:x/app:1", docker.display()),
+    );
+    ok(
+        &s.root,
+        &["import-oci", docker.to_str().unwrap(), "from-docker"],
+    );
     assert_same_tree(&s.root.join("app"), &s.root.join("from-docker"));
     assert!(!s.scratch.join(".app.tar.partial").exists());
 
@@ -468,10 +712,19 @@ fn exported_machines_are_images_skopeo_and_umoci_accept() {
     ok(&s.root, &["export-oci", "plain", pout.to_str().unwrap()]);
     let p = Layout { dir: pout.clone() };
     let (m, _) = p.manifest("latest");
-    let c: serde_json::Value = serde_json::from_slice(&fs::read(p.blob(m["config"]["digest"].as_str().unwrap())).unwrap()).unwrap();
-    assert_eq!(c["config"]["Cmd"], serde_json::json!(["/bin/echo", "hello world"]));
+    let c: serde_json::Value =
+        serde_json::from_slice(&fs::read(p.blob(m["config"]["digest"].as_str().unwrap())).unwrap())
+            .unwrap();
+    assert_eq!(
+        c["config"]["Cmd"],
+        serde_json::json!(["/bin/echo", "hello world"])
+    );
     assert_eq!(c["config"]["Env"], serde_json::json!(["X=1"]));
     assert_eq!(c["config"]["StopSignal"], "SIGINT");
     assert!(c["config"]["ExposedPorts"]["80/tcp"].is_object(), "{c}");
-    fails(&s.root, &["export-oci", "nope", pout.to_str().unwrap()], "nope");
+    fails(
+        &s.root,
+        &["export-oci", "nope", pout.to_str().unwrap()],
+        "nope",
+    );
 }

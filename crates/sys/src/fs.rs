@@ -108,7 +108,11 @@ mod tests {
         let flags = OFlags::PATH | OFlags::DIRECTORY;
         open_in_root_with(root.as_fd(), Path::new("/sub"), flags).unwrap();
         open_in_root_with(root.as_fd(), Path::new("/../sub"), OFlags::DIRECTORY).unwrap();
-        let made = open_in_root_with(root.as_fd(), Path::new("/new"), OFlags::CREATE | OFlags::WRONLY);
+        let made = open_in_root_with(
+            root.as_fd(),
+            Path::new("/new"),
+            OFlags::CREATE | OFlags::WRONLY,
+        );
         assert!(made.is_ok());
     }
 }

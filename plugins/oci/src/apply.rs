@@ -1,275 +1,300 @@
-//! The layer-specific steps of the extractor: bookkeeping of written paths and changed
-//! directories, whiteouts, deferred hard links, and restoring directory times at the end.
+//! Applying verified layers to a tree.
+//!
+//! Three threads per layer: one reads the stored blob and hashes every byte of it (digest and
+//! size of the descriptor, trailing bytes included), one decompresses and hashes the tar stream
+//! (the DiffID), and the caller's thread applies the entries with whiteouts. Compression is
+//! sniffed from the first bytes (gzip, zstd or none); the media type's claim is not trusted.
+//! A mismatch fails the import after the layer was applied; the caller discards the staging
+//! tree, so nothing unverified is ever installed.
 
-use std::collections::HashMap;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
-use rustix::fs::{fstat, futimens, statat, AtFlags, Dir, FileType, Timespec, Timestamps};
-use rustix::io::Errno;
+use wharf_compression::Compression;
+use wharf_core::pipe::ThreadedReader;
+use wharf_core::{Error, Progress, Result};
+use wharf_oci_format::{Digest, DigestHasher};
+use wharf_tar::{UnpackError, UnpackOptions};
 
-use super::{Deferred, LayerState, Saved, OPAQUE, WHITEOUT_PREFIX};
-use crate::unpack::error::{lossy, UnpackError};
-use crate::unpack::members::{join, parent_err};
-use crate::unpack::node::{self, Replace};
-use crate::unpack::tree::{open_beneath, split_parent, DirRef, Tree};
-use crate::unpack::Unpacker;
+use crate::resolve::LayerRef;
+use crate::source::Source;
 
-/// Records the times of the directory `fd` (resolved path `path`) the first time the layer
-/// changes its entries.
-fn save_times(layer: &mut LayerState, path: &[u8], fd: BorrowedFd<'_>) -> Result<(), UnpackError> {
-    if layer.touched.contains_key(path) {
-        return Ok(());
-    }
-    let st = fstat(fd).map_err(|e| UnpackError::io("stat directory", path, e))?;
-    let times = Timestamps {
-        last_access: Timespec {
-            tv_sec: st.st_atime,
-            tv_nsec: st.st_atime_nsec as _,
-        },
-        last_modification: Timespec {
-            tv_sec: st.st_mtime,
-            tv_nsec: st.st_mtime_nsec as _,
-        },
-    };
-    layer.touched.insert(
-        path.to_vec(),
-        Saved {
-            ino: st.st_ino,
-            times,
-        },
+const CHUNK: usize = 1 << 20;
+
+/// Totals over all layers.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ApplyStats {
+    pub layers: usize,
+    pub stored_bytes: u64,
+    pub tar_bytes: u64,
+    pub entries: u64,
+    pub whiteouts: u64,
+}
+
+/// Apply `layers` in order onto `root`.
+pub fn apply_layers(
+    src: &dyn Source,
+    layers: &[LayerRef],
+    root: &Path,
+    cancel: Option<&AtomicBool>,
+    progress: &dyn Progress,
+) -> Result<ApplyStats> {
+    let mut stats = ApplyStats::default();
+    let total: Option<u64> = layers.iter().map(|l| l.size).sum();
+    progress.begin(
+        &format!(
+            "Applying {} layer{}",
+            layers.len(),
+            if layers.len() == 1 { "" } else { "s" }
+        ),
+        total,
     );
-    Ok(())
+    let result = (|| {
+        for (i, layer) in layers.iter().enumerate() {
+            let s = apply_one(src, layer, root, cancel, progress)
+                .map_err(|e| with_layer(e, i, layer))?;
+            stats.layers += 1;
+            stats.stored_bytes += s.stored_bytes;
+            stats.tar_bytes += s.tar_bytes;
+            stats.entries += s.entries;
+            stats.whiteouts += s.whiteouts;
+        }
+        Ok(stats)
+    })();
+    progress.finish();
+    result
 }
 
-/// The directory at the resolved `path` (no symlinks on the way), or None if it is gone.
-fn open_resolved(root: BorrowedFd<'_>, path: &[u8]) -> Result<Option<OwnedFd>, Errno> {
-    let r = if path.is_empty() {
-        root.try_clone_to_owned().map_err(|_| Errno::MFILE)
-    } else {
-        open_beneath(root, path)
+fn with_layer(e: Error, i: usize, layer: &LayerRef) -> Error {
+    match e {
+        Error::InvalidData(msg) => Error::InvalidData(format!(
+            "layer {} ({}): {msg}",
+            i + 1,
+            layer.digest.as_ref().unwrap_or(&layer.diff_id)
+        )),
+        other => other,
+    }
+}
+
+/// The result of hashing a stream: digest and length, set when the stream was read to its end.
+type Sealed = Arc<Mutex<Option<(Digest, u64)>>>;
+
+fn apply_one(
+    src: &dyn Source,
+    layer: &LayerRef,
+    root: &Path,
+    cancel: Option<&AtomicBool>,
+    progress: &dyn Progress,
+) -> Result<ApplyStats> {
+    let (blob, blob_size) = src
+        .open(&layer.path)
+        .map_err(|e| Error::InvalidData(format!("cannot open {}: {e}", layer.path)))?;
+    if let Some(want) = layer.size {
+        if blob_size != want {
+            return Err(Error::InvalidData(format!(
+                "{} has {blob_size} bytes, the manifest says {want}",
+                layer.path
+            )));
+        }
+    }
+    let algorithm_of = layer
+        .digest
+        .clone()
+        .unwrap_or_else(|| layer.diff_id.clone());
+    let stored = Arc::new(Mutex::new(None));
+    let (rx, reader) = spawn_hashing_reader(blob, algorithm_of.hasher(), Arc::clone(&stored));
+    let channel = ChannelReader::new(rx);
+    let (head, rest) = wharf_compression::peek(channel, 8)
+        .map_err(|e| Error::InvalidData(format!("read {}: {e}", layer.path)))?;
+    let compression = wharf_compression::sniff(&head);
+    if !matches!(
+        compression,
+        Compression::None | Compression::Gzip | Compression::Zstd
+    ) {
+        return Err(Error::InvalidData(format!(
+            "{} is compressed with {}, which image layers do not use",
+            layer.path,
+            compression.name()
+        )));
+    }
+    let decoded = wharf_compression::decoder(compression, Box::new(rest))
+        .map_err(|e| Error::InvalidData(format!("decompress {}: {e}", layer.path)))?;
+    let tar_sealed = Arc::new(Mutex::new(None));
+    let hashing = Hashing {
+        inner: decoded,
+        hasher: Some(layer.diff_id.hasher()),
+        count: 0,
+        sealed: Arc::clone(&tar_sealed),
     };
-    match r {
-        Ok(fd) => Ok(Some(fd)),
-        Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Before the entries of directory `dir` change: remember its times (layers only).
-pub(crate) fn touch(
-    layer: &mut Option<LayerState>,
-    tree: &Tree,
-    dir: DirRef,
-) -> Result<(), UnpackError> {
-    match layer {
-        Some(layer) => save_times(layer, tree.resolved(dir), tree.fd(dir)),
-        None => Ok(()),
-    }
-}
-
-/// After `name` was created in `dir`: this layer wrote it (layers only).
-pub(crate) fn wrote(layer: &mut Option<LayerState>, tree: &Tree, dir: DirRef, name: &[u8]) {
-    if let Some(layer) = layer {
-        layer.upper.insert_child(tree.resolved(dir), name);
-    }
-}
-
-impl Unpacker<'_, '_> {
-    /// A whiteout entry (`self.norm` ends in `.wh.NAME` or is an opaque marker).
-    pub(crate) fn whiteout(&mut self) -> Result<(), UnpackError> {
-        let (parent, name) = split_parent(&self.norm);
-        let opaque = name == OPAQUE;
-        let target = name[WHITEOUT_PREFIX.len()..].to_vec();
-        if !opaque {
-            match &target[..] {
-                b"" => return Err(self.refuse("whiteout without a name")),
-                b"." | b".." => return Err(self.refuse("whiteout of \".\" or \"..\"")),
-                _ => {}
-            }
-        }
-        let layer = self.layer.as_mut().expect("whiteouts are for layers");
-        if opaque {
-            layer.opaque_dirs += 1;
+    let mut tar = ThreadedReader::new(hashing);
+    let report = |n: u64| progress.advance(n);
+    let opts = UnpackOptions {
+        size_max: None,
+        cancel,
+        progress: if layer.size.is_some() {
+            None
         } else {
-            layer.whiteouts += 1;
-        }
-        let parent = parent.to_vec();
-        let dir = match self.tree.lookup(&parent) {
-            Ok(Some(d)) => d,
-            // nothing there to hide.
-            Ok(None) => return Ok(()),
-            Err(e) => return Err(parent_err(e, self.entry_path(), false, false)),
-        };
-        if opaque {
-            let resolved = self.tree.resolved(dir).to_vec();
-            return self.remove_lower(resolved);
-        }
-        let st = match statat(self.tree.fd(dir), &target[..], AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
-            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(()),
-            Err(e) => return Err(UnpackError::io("stat", self.entry_path(), e)),
-        };
-        let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
-        let resolved = join(self.tree.resolved(dir), &target);
-        let layer = self.layer.as_mut().expect("whiteouts are for layers");
-        if layer.upper.contains(&resolved) {
-            // written by this layer: only what lower layers left beneath it goes.
-            return if is_dir {
-                self.remove_lower(resolved)
-            } else {
-                Ok(())
-            };
-        }
-        touch(&mut self.layer, &self.tree, dir)?;
-        node::remove(self.tree.fd(dir), &target, is_dir, Replace::Recursive)
-            .map_err(|e| UnpackError::io("remove", &resolved, e))?;
-        self.tree.forget();
-        Ok(())
+            Some(&report)
+        },
+    };
+    let applied = wharf_tar::apply_layer(&mut tar, root, &opts);
+    // Read what follows the tar's end (padding) so the DiffID covers the whole stream.
+    let drained = applied
+        .as_ref()
+        .ok()
+        .map(|_| io::copy(&mut tar, &mut io::sink()));
+    drop(tar);
+    let stats = applied.map_err(|e| match e {
+        UnpackError::Cancelled => Error::Cancelled,
+        other => Error::InvalidData(other.to_string()),
+    })?;
+    if let Some(Err(e)) = drained {
+        return Err(Error::InvalidData(format!(
+            "decompress {}: {e}",
+            layer.path
+        )));
     }
-
-    fn refuse(&self, reason: &'static str) -> UnpackError {
-        UnpackError::unsafe_entry(self.entry_path(), reason)
+    reader
+        .join()
+        .map_err(|_| Error::InvalidData("blob reader panicked".into()))?
+        .map_err(|e| Error::InvalidData(format!("read {}: {e}", layer.path)))?;
+    if let Some(size) = layer.size {
+        progress.advance(size);
     }
+    let (got_blob, blob_len) = stored
+        .lock()
+        .unwrap()
+        .clone()
+        .ok_or_else(|| Error::InvalidData(format!("{} was not read to its end", layer.path)))?;
+    if let Some(want) = &layer.digest {
+        if &got_blob != want {
+            return Err(Error::InvalidData(format!(
+                "digest mismatch: the blob hashes to {got_blob}"
+            )));
+        }
+    }
+    let (got_diff, tar_len) = tar_sealed.lock().unwrap().clone().ok_or_else(|| {
+        Error::InvalidData(format!("{} was not decompressed to its end", layer.path))
+    })?;
+    if got_diff != layer.diff_id {
+        return Err(Error::InvalidData(format!(
+            "DiffID mismatch: the uncompressed layer hashes to {got_diff}, the config says {}",
+            layer.diff_id
+        )));
+    }
+    Ok(ApplyStats {
+        layers: 1,
+        stored_bytes: blob_len,
+        tar_bytes: tar_len,
+        entries: stats.entries,
+        whiteouts: stats.whiteouts + stats.opaque_dirs,
+    })
+}
 
-    /// Removes from the directory at the resolved path `top`, and from every directory
-    /// beneath it this layer wrote into, the entries this layer did not write.
-    fn remove_lower(&mut self, top: Vec<u8>) -> Result<(), UnpackError> {
-        let mut work = vec![top];
-        let mut removed = false;
-        while let Some(dir) = work.pop() {
-            let fd = match open_resolved(self.tree.root(), &dir) {
-                Ok(Some(fd)) => fd,
-                Ok(None) => continue,
-                Err(e) => return Err(UnpackError::io("open directory", &dir, e)),
-            };
-            let names =
-                read_dir(fd.as_fd()).map_err(|e| UnpackError::io("read directory", &dir, e))?;
-            let layer = self.layer.as_mut().expect("whiteouts are for layers");
-            for (name, ft) in names {
-                let child = join(&dir, &name);
-                let ft = match ft {
-                    FileType::Unknown => match statat(&fd, &name[..], AtFlags::SYMLINK_NOFOLLOW) {
-                        Ok(st) => FileType::from_raw_mode(st.st_mode),
-                        Err(Errno::NOENT) => continue,
-                        Err(e) => return Err(UnpackError::io("stat", &child, e)),
-                    },
-                    ft => ft,
+/// Read `blob` to its end on a new thread, hashing every byte, and hand the bytes over a
+/// bounded channel. When the consumer stops early (trailing bytes after a compressed stream)
+/// the rest is still read and hashed.
+fn spawn_hashing_reader(
+    mut blob: Box<dyn Read + Send>,
+    mut hasher: DigestHasher,
+    sealed: Sealed,
+) -> (Receiver<Vec<u8>>, JoinHandle<io::Result<()>>) {
+    let (tx, rx): (SyncSender<Vec<u8>>, _) = sync_channel(4);
+    let handle = std::thread::Builder::new()
+        .name("wharf-blob".into())
+        .spawn(move || {
+            let mut count = 0u64;
+            let mut listening = true;
+            loop {
+                let mut buf = vec![0u8; CHUNK];
+                let n = loop {
+                    match blob.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        r => break r?,
+                    }
                 };
-                let is_dir = ft == FileType::Directory;
-                if layer.upper.contains(&child) {
-                    if is_dir {
-                        work.push(child);
-                    }
-                    continue;
+                if n == 0 {
+                    break;
                 }
-                save_times(layer, &dir, fd.as_fd())?;
-                node::remove(fd.as_fd(), &name, is_dir, Replace::Recursive)
-                    .map_err(|e| UnpackError::io("remove", &child, e))?;
-                removed = true;
+                buf.truncate(n);
+                hasher.update(&buf);
+                count += n as u64;
+                if listening && tx.send(buf).is_err() {
+                    listening = false;
+                }
             }
-        }
-        if removed {
-            self.tree.forget();
-        }
-        Ok(())
-    }
+            *sealed.lock().unwrap() = Some((hasher.finish(), count));
+            Ok(())
+        })
+        .expect("spawn blob reader thread");
+    (rx, handle)
+}
 
-    /// A hard link whose target does not exist yet: created at the end of the layer.
-    pub(crate) fn defer_link(&mut self, shown: Vec<u8>, norm: Vec<u8>, target: Vec<u8>) {
-        if let Some(layer) = self.layer.as_mut() {
-            layer.deferred.push(Deferred {
-                shown,
-                norm,
-                target,
-            });
-        }
-    }
+/// The receiving end of [`spawn_hashing_reader`] as a reader.
+struct ChannelReader {
+    rx: Receiver<Vec<u8>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
 
-    /// The end of a layer: deferred hard links, then the saved times of the directories it
-    /// changed (the metadata of the directories it lists comes after, from `Dirs`).
-    pub(crate) fn finish_layer(&mut self) -> Result<(), UnpackError> {
-        self.link_deferred()?;
-        let Some(layer) = self.layer.as_mut() else {
-            return Ok(());
-        };
-        for (path, saved) in std::mem::take(&mut layer.touched) {
-            let fd = match open_resolved(self.tree.root(), &path) {
-                Ok(Some(fd)) => fd,
-                Ok(None) => continue,
-                Err(e) => return Err(UnpackError::io("open directory", &path, e)),
-            };
-            let st = fstat(&fd).map_err(|e| UnpackError::io("stat directory", &path, e))?;
-            if st.st_ino != saved.ino {
-                continue;
-            }
-            futimens(&fd, &saved.times).map_err(|e| UnpackError::io("set times", &path, e))?;
+impl ChannelReader {
+    fn new(rx: Receiver<Vec<u8>>) -> Self {
+        ChannelReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
         }
-        Ok(())
-    }
-
-    /// Creates the deferred hard links, a link to another deferred link after that one; a
-    /// target still missing is an error naming both.
-    fn link_deferred(&mut self) -> Result<(), UnpackError> {
-        let Some(layer) = self.layer.as_mut() else {
-            return Ok(());
-        };
-        let list = std::mem::take(&mut layer.deferred);
-        let by_path: HashMap<&[u8], usize> = list
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.norm.as_slice(), i))
-            .collect();
-        // 0: to do, 1: waiting for its target's link, 2: done.
-        let mut state = vec![0u8; list.len()];
-        for i in 0..list.len() {
-            let mut stack = vec![i];
-            while let Some(&j) = stack.last() {
-                if state[j] == 2 {
-                    stack.pop();
-                    continue;
-                }
-                state[j] = 1;
-                if let Some(&k) = by_path.get(list[j].target.as_slice()) {
-                    if k != j && state[k] == 0 {
-                        stack.push(k);
-                        continue;
-                    }
-                }
-                let d = &list[j];
-                if !self.written_later(&d.norm)? && !self.link(&d.shown, &d.norm, &d.target)? {
-                    return Err(UnpackError::corrupt(
-                        &d.shown,
-                        format!("hard link target {:?} does not exist", lossy(&d.target)),
-                    ));
-                }
-                state[j] = 2;
-                stack.pop();
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether the layer wrote `norm` after a hard link entry of that name was deferred (the
-    /// later entry wins).
-    fn written_later(&mut self, norm: &[u8]) -> Result<bool, UnpackError> {
-        let (parent, name) = split_parent(norm);
-        let Ok(Some(dir)) = self.tree.lookup(parent) else {
-            return Ok(false);
-        };
-        let path = join(self.tree.resolved(dir), name);
-        Ok(self.layer.as_mut().is_some_and(|l| l.upper.contains(&path)))
     }
 }
 
-/// The entries of a directory with their types (`Unknown` where the filesystem gives none).
-fn read_dir(fd: BorrowedFd<'_>) -> Result<Vec<(Vec<u8>, FileType)>, Errno> {
-    let mut out = Vec::new();
-    for e in Dir::read_from(fd)? {
-        let e = e?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            out.push((n.to_vec(), e.file_type()));
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(v) => {
+                    self.cur = v;
+                    self.pos = 0;
+                }
+                // The sender is gone: end of the blob (its errors come from join()).
+                Err(_) => return Ok(0),
+            }
         }
+        let n = buf.len().min(self.cur.len() - self.pos);
+        buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
     }
-    Ok(out)
+}
+
+/// Hashes what is read through it; at the end of the stream the digest is sealed.
+struct Hashing {
+    inner: Box<dyn Read + Send>,
+    hasher: Option<DigestHasher>,
+    count: u64,
+    sealed: Sealed,
+}
+
+impl Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            if n == 0 {
+                let h = self.hasher.take().unwrap();
+                *self.sealed.lock().unwrap() = Some((h.finish(), self.count));
+            } else {
+                h.update(&buf[..n]);
+                self.count += n as u64;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Whether the cancel flag is set.
+pub fn cancelled(cancel: Option<&AtomicBool>) -> bool {
+    cancel.is_some_and(|c| c.load(Ordering::Relaxed))
 }

@@ -44,7 +44,7 @@ pub fn fix_tree(root: &Path, name: &str) -> Result<Fixups> {
     let top: OwnedFd = dir.into();
     if is_file(&top, ".dockerenv") {
         rustix::fs::unlinkat(&top, ".dockerenv", AtFlags::empty())
-            .map_err(|e| Error::io("remove", &root.join(".dockerenv"), e.into()))?;
+            .map_err(|e| Error::io("remove", root.join(".dockerenv"), e.into()))?;
         f.removed_dockerenv = true;
     }
     let Ok(etc) = wharf_sys::fs::open_in_root_with(
@@ -76,10 +76,10 @@ pub fn fix_tree(root: &Path, name: &str) -> Result<Fixups> {
                 OFlags::WRONLY | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
             )
-            .map_err(|e| Error::io("write", &root.join("etc").join(file), e.into()))?;
+            .map_err(|e| Error::io("write", root.join("etc").join(file), e.into()))?;
             File::from(fd)
                 .write_all(content.as_bytes())
-                .map_err(|e| Error::io("write", &root.join("etc").join(file), e))?;
+                .map_err(|e| Error::io("write", root.join("etc").join(file), e))?;
             f.filled.push(file);
         }
     }
@@ -90,7 +90,7 @@ pub fn fix_tree(root: &Path, name: &str) -> Result<Fixups> {
             OFlags::WRONLY | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| Error::io("truncate", &root.join("etc/machine-id"), e.into()))?;
+        .map_err(|e| Error::io("truncate", root.join("etc/machine-id"), e.into()))?;
         f.cleared_machine_id = true;
     }
     Ok(f)
@@ -119,16 +119,26 @@ mod tests {
         for f in ["hostname", "hosts", "resolv.conf"] {
             std::fs::write(r.join("etc").join(f), "").unwrap();
         }
-        std::fs::write(r.join("etc/machine-id"), "0123456789abcdef0123456789abcdef\n").unwrap();
+        std::fs::write(
+            r.join("etc/machine-id"),
+            "0123456789abcdef0123456789abcdef\n",
+        )
+        .unwrap();
         let f = fix_tree(r, "web").unwrap();
         assert!(f.removed_dockerenv && f.cleared_machine_id);
         assert_eq!(f.filled, vec!["hostname", "hosts", "resolv.conf"]);
         assert!(!r.join(".dockerenv").exists());
-        assert_eq!(std::fs::read_to_string(r.join("etc/hostname")).unwrap(), "web\n");
+        assert_eq!(
+            std::fs::read_to_string(r.join("etc/hostname")).unwrap(),
+            "web\n"
+        );
         assert!(std::fs::read_to_string(r.join("etc/hosts"))
             .unwrap()
             .contains("127.0.1.1\tweb"));
-        assert_eq!(std::fs::metadata(r.join("etc/machine-id")).unwrap().len(), 0);
+        assert_eq!(
+            std::fs::metadata(r.join("etc/machine-id")).unwrap().len(),
+            0
+        );
         // A second pass changes nothing.
         assert_eq!(fix_tree(r, "web").unwrap(), Fixups::default());
     }

@@ -69,11 +69,12 @@ pub fn open_source(path: &str, spool_dir: &Path) -> Result<Box<dyn Source>> {
             .map_err(|e| Error::io("seek", Path::new(path), e))?;
         f
     } else {
-        let chained: Box<dyn Read + Send> = Box::new(io::Cursor::new(head[..got].to_vec()).chain(input));
+        let chained: Box<dyn Read + Send> =
+            Box::new(io::Cursor::new(head[..got].to_vec()).chain(input));
         let mut decoded = wharf_compression::decoder(compression, chained)
             .map_err(|e| Error::io("decompress", Path::new(path), e))?;
-        let mut spool =
-            tempfile::tempfile_in(spool_dir).map_err(|e| Error::io("create temporary file in", spool_dir, e))?;
+        let mut spool = tempfile::tempfile_in(spool_dir)
+            .map_err(|e| Error::io("create temporary file in", spool_dir, e))?;
         io::copy(&mut decoded, &mut spool)
             .map_err(|e| Error::InvalidData(format!("{path}: {e}")))?;
         spool
@@ -161,17 +162,63 @@ pub fn mkdir_in_root(root: &Path, path: &str) -> Result<()> {
     let mut cur = String::from("/");
     for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
         if comp == ".." {
-            return Err(Error::InvalidData(format!("volume path {path:?} has \"..\"")));
+            return Err(Error::InvalidData(format!(
+                "volume path {path:?} has \"..\""
+            )));
         }
         let parent = wharf_sys::fs::open_in_root_with(
             dir.as_fd(),
             Path::new(&cur),
             OFlags::PATH | OFlags::DIRECTORY,
         )
-        .map_err(|e| Error::io("open", &root.join(cur.trim_start_matches('/')), e))?;
+        .map_err(|e| Error::io("open", root.join(cur.trim_start_matches('/')), e))?;
+        // The parent keeps its times from the image: open it for real to restore them.
+        let parent_dir = wharf_sys::fs::open_in_root_with(
+            dir.as_fd(),
+            Path::new(&cur),
+            OFlags::RDONLY | OFlags::DIRECTORY,
+        )
+        .map_err(|e| Error::io("open", root.join(cur.trim_start_matches('/')), e))?;
+        let before = rustix::fs::fstat(&parent_dir)
+            .map_err(|e| Error::io("stat", root.join(cur.trim_start_matches('/')), e.into()))?;
         match rustix::fs::mkdirat(&parent, comp, Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(Error::io("mkdir", &root.join(path.trim_start_matches('/')), e.into())),
+            Ok(()) => {
+                let times = rustix::fs::Timestamps {
+                    last_access: rustix::fs::Timespec {
+                        tv_sec: before.st_atime,
+                        tv_nsec: before.st_atime_nsec as _,
+                    },
+                    last_modification: rustix::fs::Timespec {
+                        tv_sec: before.st_mtime,
+                        tv_nsec: before.st_mtime_nsec as _,
+                    },
+                };
+                rustix::fs::futimens(&parent_dir, &times).map_err(|e| {
+                    Error::io(
+                        "set times",
+                        root.join(cur.trim_start_matches('/')),
+                        e.into(),
+                    )
+                })?;
+                // The new directory takes the same times, so imports are reproducible.
+                rustix::fs::utimensat(&parent, comp, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(
+                    |e| {
+                        Error::io(
+                            "set times",
+                            root.join(path.trim_start_matches('/')),
+                            e.into(),
+                        )
+                    },
+                )?;
+            }
+            Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => {
+                return Err(Error::io(
+                    "mkdir",
+                    root.join(path.trim_start_matches('/')),
+                    e.into(),
+                ))
+            }
         }
         if !cur.ends_with('/') {
             cur.push('/');

@@ -85,14 +85,20 @@ pub fn read_blob(src: &dyn Source, d: &Descriptor) -> Result<Vec<u8>> {
     }
     let got = Digest::sha256(&bytes);
     if d.digest.algorithm == got.algorithm && got != d.digest {
-        return Err(invalid(src, format!("{path}: digest is {got}, expected {}", d.digest)));
+        return Err(invalid(
+            src,
+            format!("{path}: digest is {got}, expected {}", d.digest),
+        ));
     }
     if d.digest.algorithm != got.algorithm {
         let mut h = d.digest.hasher();
         h.update(&bytes);
         let got = h.finish();
         if got != d.digest {
-            return Err(invalid(src, format!("{path}: digest is {got}, expected {}", d.digest)));
+            return Err(invalid(
+                src,
+                format!("{path}: digest is {got}, expected {}", d.digest),
+            ));
         }
     }
     Ok(bytes)

@@ -23,7 +23,11 @@ use wharf_core::{Error, Result};
 use wharf_oci_format::ImageConfig;
 
 /// Where an init can be found in a tree, in systemd-nspawn's order.
-pub const INIT_PATHS: &[&str] = &["/usr/lib/systemd/systemd", "/lib/systemd/systemd", "/sbin/init"];
+pub const INIT_PATHS: &[&str] = &[
+    "/usr/lib/systemd/systemd",
+    "/lib/systemd/systemd",
+    "/sbin/init",
+];
 const INIT_ALIASES: &[&str] = &[
     "/usr/lib/systemd/systemd",
     "/lib/systemd/systemd",
@@ -31,7 +35,14 @@ const INIT_ALIASES: &[&str] = &[
     "/usr/sbin/init",
     "init",
 ];
-const SHELLS: &[&str] = &["sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/bash", "/usr/bin/sh"];
+const SHELLS: &[&str] = &[
+    "sh",
+    "bash",
+    "/bin/sh",
+    "/bin/bash",
+    "/usr/bin/bash",
+    "/usr/bin/sh",
+];
 
 /// The settings derived from an image config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,11 +233,15 @@ mod tests {
         t
     }
 
-    const BASE: &str = r#""architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}"#;
+    const BASE: &str =
+        r#""architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}"#;
 
     #[test]
     fn entrypoint_and_cmd_become_parameters() {
-        let t = tree(true, "root:x:0:0::/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n");
+        let t = tree(
+            true,
+            "root:x:0:0::/root:/bin/sh\nweb:x:33:33::/var/www:/bin/false\n",
+        );
         let c = config(&format!(
             r#"{{{BASE},"config":{{"Entrypoint":["/bin/server","--a b"],"Cmd":["x"],"Env":["PATH=/usr/bin","Q=a \"b\""],"WorkingDir":"/srv","User":"web","StopSignal":"SIGQUIT","ExposedPorts":{{"80/tcp":{{}},"53/udp":{{}}}},"Volumes":{{"/data":{{}}}}}}}}"#
         ));
@@ -234,11 +249,17 @@ mod tests {
         assert!(!s.boot);
         let text = s.to_nspawn("test");
         assert!(text.contains("ProcessTwo=yes\n"), "{text}");
-        assert!(text.contains("Parameters=/bin/server \"--a b\" x\n"), "{text}");
+        assert!(
+            text.contains("Parameters=/bin/server \"--a b\" x\n"),
+            "{text}"
+        );
         let (parsed, _) = wharf_nspawn_settings::parse(text.as_bytes()).unwrap();
         assert_eq!(
             parsed.environment,
-            vec![("PATH".into(), "/usr/bin".into()), ("Q".into(), "a \"b\"".into())]
+            vec![
+                ("PATH".into(), "/usr/bin".into()),
+                ("Q".into(), "a \"b\"".into())
+            ]
         );
         assert_eq!(
             parsed.parameters.unwrap(),
@@ -265,13 +286,18 @@ mod tests {
             from_config(&c, t.path()).unwrap().parameters,
             vec!["--log-level=debug"]
         );
-        let c = config(&format!(r#"{{{BASE},"config":{{"Entrypoint":["/bin/sh"]}}}}"#));
+        let c = config(&format!(
+            r#"{{{BASE},"config":{{"Entrypoint":["/bin/sh"]}}}}"#
+        ));
         assert!(!from_config(&c, t.path()).unwrap().boot);
     }
 
     #[test]
     fn users_resolve_against_the_image() {
-        let t = tree(false, "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
+        let t = tree(
+            false,
+            "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        );
         let run = |u: &str| {
             let c = config(&format!(
                 r#"{{{BASE},"config":{{"Cmd":["/x"],"User":"{u}"}}}}"#
@@ -297,7 +323,11 @@ mod tests {
     fn quoted_words_split_back() {
         for w in ["plain", "", "a b", "a\\b", "say \"hi\"", "it's"] {
             let q = quote(w);
-            assert_eq!(wharf_nspawn_settings::split_words(&q).unwrap(), vec![w.to_string()], "{q}");
+            assert_eq!(
+                wharf_nspawn_settings::split_words(&q).unwrap(),
+                vec![w.to_string()],
+                "{q}"
+            );
         }
     }
 }

@@ -192,7 +192,10 @@ impl TarSource {
                 }
             }
         }
-        Err(bad(format!("{path}: too many levels of links in {}", self.name)))
+        Err(bad(format!(
+            "{path}: too many levels of links in {}",
+            self.name
+        )))
     }
 }
 
@@ -222,7 +225,13 @@ impl Source for TarSource {
         let (offset, size) = self.resolve(path)?;
         let mut f = self.file.try_clone()?;
         f.seek(SeekFrom::Start(offset))?;
-        Ok((Box::new(Section { file: f, left: size }), size))
+        Ok((
+            Box::new(Section {
+                file: f,
+                left: size,
+            }),
+            size,
+        ))
     }
 
     fn describe(&self) -> String {
