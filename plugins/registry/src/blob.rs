@@ -122,7 +122,21 @@ pub(crate) fn fetch(job: &Job<'_>, desc: &Descriptor) -> Result<Fetched> {
         if !same_file(&file, &tmp) {
             continue;
         }
-        let got = download(job, desc, &file, &tmp)?;
+        let kept = file
+            .metadata()
+            .map_err(|e| Error::io("stat", &tmp, e))?
+            .len();
+        let mut outcome = download(job, desc, &file, &tmp)?;
+        if outcome.is_err() && kept > 0 {
+            // The kept prefix may have been the bad part: once more from scratch.
+            outcome = download(job, desc, &file, &tmp)?;
+        }
+        let got = outcome.map_err(|digest| {
+            job.client.err(
+                ErrorKind::InvalidData,
+                format!("blob {}: content has digest {digest}", desc.digest),
+            )
+        })?;
         fs::rename(&tmp, &dest).map_err(|e| Error::io("rename", &tmp, e))?;
         return Ok(Fetched::Downloaded(got));
     }
@@ -154,8 +168,14 @@ fn same_file(file: &File, path: &Path) -> bool {
 }
 
 /// Fills the locked `.tmp-` file `file` with the blob, resuming what it holds; verifies size and
-/// digest. Returns the bytes received.
-fn download(job: &Job<'_>, desc: &Descriptor, mut file: &File, tmp: &Path) -> Result<u64> {
+/// digest. Returns the bytes received, or (inner `Err`) the digest found instead of the
+/// expected one, after emptying the file.
+fn download(
+    job: &Job<'_>,
+    desc: &Descriptor,
+    mut file: &File,
+    tmp: &Path,
+) -> Result<Result<u64, Digest>> {
     let client = job.client;
     let io_err = |op, e| Error::io(op, tmp, e);
     let mut have = file.metadata().map_err(|e| io_err("stat", e))?.len();
@@ -298,13 +318,10 @@ fn download(job: &Job<'_>, desc: &Descriptor, mut file: &File, tmp: &Path) -> Re
     let got = hasher.finish();
     if got != desc.digest {
         // Nothing of this file can be trusted for a later resume.
-        let _ = file.set_len(0);
-        return Err(client.err(
-            ErrorKind::InvalidData,
-            format!("{what}: content has digest {got}"),
-        ));
+        file.set_len(0).map_err(|e| io_err("truncate", e))?;
+        return Ok(Err(got));
     }
-    Ok(received)
+    Ok(Ok(received))
 }
 
 /// `bytes START-END/TOTAL` → START
