@@ -11,7 +11,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use url::Url;
 use wharf_core::Progress;
-use wharf_oci_format::{Descriptor, Digest, Parsed, Reference, MAX_MANIFEST_SIZE};
+use wharf_oci_format::{Descriptor, Digest, MediaType, Reference, MAX_MANIFEST_SIZE};
 
 use crate::blob::blob_file;
 use crate::client::Client;
@@ -152,24 +152,17 @@ impl Pusher<'_> {
         let bytes = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
         let bad = |m: &str| Error::new(ErrorKind::InvalidData, format!("{}: {m}", path.display()));
         desc.verify(&bytes).map_err(|e| bad(e.message()))?;
-        let parsed =
-            wharf_oci_format::parse_manifest_or_index(&bytes, Some(desc.media_type.as_str()))
-                .map_err(|e| bad(e.message()))?;
-        match &parsed {
-            Parsed::Index(index) => {
-                for child in &index.manifests {
-                    if child.media_type.is_index() || child.media_type.is_manifest() {
-                        self.push_manifest(child, &child.digest.to_string(), depth + 1)?;
-                    }
+        // Read leniently: artifacts (attestations, signatures) are pushed as they are, whatever
+        // their layer types; only the references matter here.
+        let refs = references(&bytes, desc.media_type.is_index()).map_err(|m| bad(&m))?;
+        for child in &refs {
+            if desc.media_type.is_index() {
+                if child.media_type.is_index() || child.media_type.is_manifest() {
+                    self.push_manifest(child, &child.digest.to_string(), depth + 1)?;
                 }
-            }
-            Parsed::Manifest(m) => {
-                for b in std::iter::once(&m.config).chain(&m.layers) {
-                    // Nondistributable layers are not uploaded (image-spec: SHOULD NOT).
-                    if !b.media_type.is_nondistributable() {
-                        self.push_blob(b)?;
-                    }
-                }
+            } else if !child.media_type.is_nondistributable() {
+                // Nondistributable layers are not uploaded (image-spec: SHOULD NOT).
+                self.push_blob(child)?;
             }
         }
         let url = self
@@ -293,4 +286,38 @@ fn read_chunk(file: &mut File, path: &Path, offset: u64, len: u64) -> Result<Vec
         ));
     }
     Ok(buf)
+}
+
+/// The descriptors a manifest (config + layers) or an index (manifests) refers to: media type,
+/// digest and size of each, nothing else checked.
+fn references(bytes: &[u8], is_index: bool) -> std::result::Result<Vec<Descriptor>, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("invalid manifest: {e}"))?;
+    let list: Vec<&serde_json::Value> = if is_index {
+        v.get("manifests")
+            .and_then(|m| m.as_array())
+            .map(|a| a.iter().collect())
+            .unwrap_or_default()
+    } else {
+        let layers = v.get("layers").and_then(|m| m.as_array());
+        std::iter::once(v.get("config").ok_or("manifest without config")?)
+            .chain(layers.into_iter().flatten())
+            .collect()
+    };
+    list.into_iter()
+        .map(|d| {
+            let media_type =
+                MediaType::parse(d.get("mediaType").and_then(|m| m.as_str()).unwrap_or(""));
+            let digest = d
+                .get("digest")
+                .and_then(|m| m.as_str())
+                .and_then(|s| Digest::parse(s).ok())
+                .ok_or("descriptor without a valid digest")?;
+            let size = d
+                .get("size")
+                .and_then(|m| m.as_u64())
+                .ok_or("descriptor without a valid size")?;
+            Ok(Descriptor::new(media_type, digest, size))
+        })
+        .collect()
 }

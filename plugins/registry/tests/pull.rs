@@ -204,9 +204,7 @@ fn resume_partial_blob_with_range() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     // Incompressible content so the gzip layer is big enough to cut in half.
-    let noise: Vec<u8> = (0..2_000_000u32)
-        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-        .collect();
+    let noise = noise(2_000_000);
     umoci_image(&src, "big", &[&[("data/noise", &noise)]]);
     push_layout(&src, "big", &reg.image("test/big:1"), &[]);
     let raw = inspect_raw(&reg.image("test/big:1"));

@@ -67,3 +67,17 @@ impl Progress for Counting {
 pub fn progress() -> NoProgress {
     NoProgress
 }
+
+/// `n` incompressible bytes (xorshift64*), the same for the same `n`.
+pub fn noise(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ n as u64;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(n);
+    out
+}
