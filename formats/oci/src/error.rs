@@ -30,7 +30,7 @@ pub enum ErrorKind {
 }
 
 /// An error with its [`ErrorKind`] and a one-line lowercase message.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
     pub kind: ErrorKind,
