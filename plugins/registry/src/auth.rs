@@ -18,12 +18,19 @@ const DEFAULT_TOKEN_LIFETIME: u64 = 60;
 /// Largest token response read.
 const MAX_TOKEN_RESPONSE: u64 = 1 << 20;
 
+#[derive(Debug)]
+struct Token {
+    value: String,
+    asked: Instant,
+    until: Instant,
+}
+
 #[derive(Default, Debug)]
 pub(crate) struct AuthState {
     /// The registry's last challenge (Bearer preferred over Basic).
     challenge: Option<Challenge>,
-    /// Bearer tokens by scope, with the instant they stop being used.
-    tokens: HashMap<String, (String, Instant)>,
+    /// Bearer tokens by scope: the token, when it was asked for, when it stops being used.
+    tokens: HashMap<String, Token>,
     /// Tokens fetched so far (for the tests' bookkeeping and the Debug output).
     fetched: usize,
 }
@@ -73,23 +80,30 @@ impl Client {
         match challenge.scheme {
             AuthScheme::Basic => Ok(self.opts.credentials.as_ref().map(|c| c.basic_header())),
             AuthScheme::Bearer => {
-                if let Some((token, until)) = st.tokens.get(scope) {
-                    if Instant::now() < *until {
-                        return Ok(Some(format!("Bearer {token}")));
+                if let Some(t) = st.tokens.get(scope) {
+                    if Instant::now() < t.until {
+                        return Ok(Some(format!("Bearer {}", t.value)));
                     }
                 }
-                let (token, until) = self.fetch_token(&challenge, &[scope])?;
+                let t = self.fetch_token(&challenge, &[scope])?;
                 st.fetched += 1;
-                st.tokens.insert(scope.to_string(), (token.clone(), until));
-                Ok(Some(format!("Bearer {token}")))
+                let header = format!("Bearer {}", t.value);
+                st.tokens.insert(scope.to_string(), t);
+                Ok(Some(header))
             }
             AuthScheme::Other(_) => Ok(None),
         }
     }
 
-    /// After a 401: takes the answer's challenge, forgets the token for `scope` and reports
-    /// whether a retry can carry new authorization (false: nothing more to try).
-    pub(crate) fn reauthenticate(&self, headers: &HeaderMap, scope: &str) -> Result<bool> {
+    /// After a 401 to a request sent at `sent`: takes the answer's challenge, forgets the token
+    /// for `scope` unless it was fetched after `sent` (by a parallel request that got its 401
+    /// first) and reports whether a retry can carry new authorization.
+    pub(crate) fn reauthenticate(
+        &self,
+        headers: &HeaderMap,
+        scope: &str,
+        sent: Instant,
+    ) -> Result<bool> {
         let challenges = www_authenticate(headers)
             .iter()
             .flat_map(|h| parse_www_authenticate(h))
@@ -107,13 +121,15 @@ impl Client {
             AuthScheme::Basic => self.opts.credentials.is_some() && !had_basic,
             _ => true,
         };
-        st.tokens.remove(scope);
+        if st.tokens.get(scope).is_some_and(|t| t.asked <= sent) {
+            st.tokens.remove(scope);
+        }
         st.challenge = Some(c);
         Ok(retry)
     }
 
     /// GET (or, with an identity token, POST) the realm for a token covering `scopes`.
-    fn fetch_token(&self, challenge: &Challenge, scopes: &[&str]) -> Result<(String, Instant)> {
+    fn fetch_token(&self, challenge: &Challenge, scopes: &[&str]) -> Result<Token> {
         let realm = challenge
             .param("realm")
             .ok_or_else(|| self.err(ErrorKind::Unauthorized, "bearer challenge without a realm"))?;
@@ -128,7 +144,7 @@ impl Client {
             "http" if self.http_allowed(is_loopback_url(&url)) => {}
             _ => {
                 return Err(self.err(
-                    ErrorKind::Unauthorized,
+                    ErrorKind::Insecure,
                     format!("refusing token realm {realm} (not https; use --insecure)"),
                 ))
             }
@@ -225,7 +241,11 @@ impl Client {
         let lifetime = t.expires_in.unwrap_or(DEFAULT_TOKEN_LIFETIME);
         // Renewed after 90 % of its life, counted from when it was asked for.
         let until = started + Duration::from_millis(lifetime.saturating_mul(900));
-        Ok((t.token, until))
+        Ok(Token {
+            value: t.token,
+            asked: started,
+            until,
+        })
     }
 }
 

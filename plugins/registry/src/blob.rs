@@ -126,12 +126,18 @@ pub(crate) fn fetch(job: &Job<'_>, desc: &Descriptor) -> Result<Fetched> {
             .metadata()
             .map_err(|e| Error::io("stat", &tmp, e))?
             .len();
-        let mut outcome = download(job, desc, &file, &tmp)?;
+        let mut outcome = download(job, desc, &file, &tmp).inspect_err(|_| {
+            // Keep a partial blob for the next pull to resume, but not an empty file.
+            if file.metadata().is_ok_and(|m| m.len() == 0) {
+                let _ = fs::remove_file(&tmp);
+            }
+        })?;
         if outcome.is_err() && kept > 0 {
             // The kept prefix may have been the bad part: once more from scratch.
             outcome = download(job, desc, &file, &tmp)?;
         }
         let got = outcome.map_err(|digest| {
+            let _ = fs::remove_file(&tmp);
             job.client.err(
                 ErrorKind::InvalidData,
                 format!("blob {}: content has digest {digest}", desc.digest),
@@ -216,14 +222,10 @@ fn download(
         };
         let url = &sources[source];
         let scope = (source == 0).then_some(job.scope);
-        let resp = match client.request(Method::GET, url, scope, &build) {
-            Ok(r) => r,
-            Err(e) if e.is_transient() && failures + 1 < MAX_ATTEMPTS => {
-                failures += 1;
-                continue;
-            }
-            Err(e) => return Err(e.context(&what)),
-        };
+        // (request() already retried transient failures.)
+        let resp = client
+            .request(Method::GET, url, scope, &build)
+            .map_err(|e| e.context(&what))?;
         let status = resp.status();
         match status {
             StatusCode::OK => {

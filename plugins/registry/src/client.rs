@@ -216,6 +216,7 @@ impl Client {
         let origin = self.base()?;
         let mut reauthed = false;
         loop {
+            let sent = std::time::Instant::now();
             let resp = self.send_with_retries(
                 method.clone(),
                 url,
@@ -227,7 +228,7 @@ impl Client {
             if resp.status() == StatusCode::UNAUTHORIZED && !reauthed {
                 if let Some(scope) = scope {
                     reauthed = true;
-                    if self.reauthenticate(resp.headers(), scope)? {
+                    if self.reauthenticate(resp.headers(), scope, sent)? {
                         continue;
                     }
                 }
@@ -292,7 +293,7 @@ impl Client {
         for _ in 0..=MAX_REDIRECTS {
             if url.scheme() == "http" && !self.http_allowed(is_loopback_url(&url)) {
                 return Err(self.err(
-                    ErrorKind::Network,
+                    ErrorKind::Insecure,
                     format!("refusing plain http to {} (use --insecure)", host_of(&url)),
                 ));
             }

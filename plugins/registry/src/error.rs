@@ -22,6 +22,8 @@ pub enum ErrorKind {
     InvalidData,
     /// Connect, TLS, timeout or a broken transfer, beyond the retry budget.
     Network,
+    /// Plain http or an unverifiable certificate would be needed (and `insecure` is off).
+    Insecure,
     /// Any other unexpected HTTP status.
     Http,
     /// Local file system error (the blob cache or the layout).
