@@ -21,7 +21,6 @@ const MAX_TOKEN_RESPONSE: u64 = 1 << 20;
 #[derive(Debug)]
 struct Token {
     value: String,
-    asked: Instant,
     until: Instant,
 }
 
@@ -29,7 +28,7 @@ struct Token {
 pub(crate) struct AuthState {
     /// The registry's last challenge (Bearer preferred over Basic).
     challenge: Option<Challenge>,
-    /// Bearer tokens by scope: the token, when it was asked for, when it stops being used.
+    /// Bearer tokens by scope, with when they stop being used.
     tokens: HashMap<String, Token>,
     /// Tokens fetched so far (for the tests' bookkeeping and the Debug output).
     fetched: usize,
@@ -95,14 +94,15 @@ impl Client {
         }
     }
 
-    /// After a 401 to a request sent at `sent`: takes the answer's challenge, forgets the token
-    /// for `scope` unless it was fetched after `sent` (by a parallel request that got its 401
-    /// first) and reports whether a retry can carry new authorization.
+    /// After a 401 to a request that carried `sent` (its Authorization): takes the answer's
+    /// challenge, forgets the token for `scope` if it is the one that was refused (not one a
+    /// parallel request fetched meanwhile) and reports whether a retry can carry new
+    /// authorization.
     pub(crate) fn reauthenticate(
         &self,
         headers: &HeaderMap,
         scope: &str,
-        sent: Instant,
+        sent: Option<&str>,
     ) -> Result<bool> {
         let challenges = www_authenticate(headers)
             .iter()
@@ -121,7 +121,8 @@ impl Client {
             AuthScheme::Basic => self.opts.credentials.is_some() && !had_basic,
             _ => true,
         };
-        if st.tokens.get(scope).is_some_and(|t| t.asked <= sent) {
+        let refused = |t: &Token| sent.and_then(|s| s.strip_prefix("Bearer ")) == Some(&t.value);
+        if st.tokens.get(scope).is_some_and(refused) {
             st.tokens.remove(scope);
         }
         st.challenge = Some(c);
@@ -243,7 +244,6 @@ impl Client {
         let until = started + Duration::from_millis(lifetime.saturating_mul(900));
         Ok(Token {
             value: t.token,
-            asked: started,
             until,
         })
     }

@@ -190,6 +190,10 @@ impl Client {
                     if status == StatusCode::UNAUTHORIZED {
                         self.note_challenge(resp.headers());
                     } else if !status.is_success() {
+                        // Plain http refused by an https server: its TLS error says more.
+                        if let Some(e) = last_err {
+                            return Err(e);
+                        }
                         return Err(self.status_error(resp, "ping /v2/"));
                     }
                     *base = Some(b.clone());
@@ -216,19 +220,22 @@ impl Client {
         let origin = self.base()?;
         let mut reauthed = false;
         loop {
-            let sent = std::time::Instant::now();
+            let auth = match scope {
+                Some(scope) => self.authorization(scope)?,
+                None => None,
+            };
             let resp = self.send_with_retries(
                 method.clone(),
                 url,
                 Some(&origin),
-                scope,
+                auth.as_deref(),
                 MAX_ATTEMPTS,
                 build,
             )?;
             if resp.status() == StatusCode::UNAUTHORIZED && !reauthed {
                 if let Some(scope) = scope {
                     reauthed = true;
-                    if self.reauthenticate(resp.headers(), scope, sent)? {
+                    if self.reauthenticate(resp.headers(), scope, auth.as_deref())? {
                         continue;
                     }
                 }
@@ -244,14 +251,14 @@ impl Client {
         method: Method,
         url: &Url,
         origin: Option<&Url>,
-        scope: Option<&str>,
+        auth: Option<&str>,
         attempts: u32,
         build: &dyn Fn(RequestBuilder) -> Result<RequestBuilder>,
     ) -> Result<Response> {
         let mut attempt = 1;
         loop {
             self.check_cancel()?;
-            let outcome = self.send(method.clone(), url, origin, scope, build);
+            let outcome = self.send(method.clone(), url, origin, auth, build);
             let wait = match &outcome {
                 Ok(r) if is_transient_status(r.status()) => retry_after(r.headers()),
                 Ok(_) => return outcome,
@@ -286,7 +293,7 @@ impl Client {
         method: Method,
         url: &Url,
         origin: Option<&Url>,
-        scope: Option<&str>,
+        auth: Option<&str>,
         build: &dyn Fn(RequestBuilder) -> Result<RequestBuilder>,
     ) -> Result<Response> {
         let mut url = url.clone();
@@ -299,10 +306,8 @@ impl Client {
             }
             let mut rb = self.http.request(method.clone(), url.clone());
             let same_origin = origin.is_some_and(|o| same_origin(o, &url));
-            if let (Some(scope), true) = (scope, same_origin) {
-                if let Some(h) = self.authorization(scope)? {
-                    rb = rb.header(AUTHORIZATION, h);
-                }
+            if let (Some(h), true) = (auth, same_origin) {
+                rb = rb.header(AUTHORIZATION, h);
             }
             let resp = build(rb)?
                 .send()
@@ -475,4 +480,46 @@ fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
         };
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_and_loopback() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(same_origin(
+            &u("https://r.io/v2/x"),
+            &u("https://r.io:443/y")
+        ));
+        assert!(!same_origin(&u("https://r.io/"), &u("https://cdn.r.io/")));
+        assert!(!same_origin(&u("http://r.io/"), &u("https://r.io/")));
+        assert!(!same_origin(
+            &u("http://127.0.0.1:5000/"),
+            &u("http://127.0.0.1:5001/")
+        ));
+        assert!(is_loopback_url(&u("http://127.0.0.2:1/")));
+        assert!(is_loopback_url(&u("http://[::1]:1/")));
+        assert!(is_loopback_url(&u("http://LOCALHOST/")));
+        assert!(!is_loopback_url(&u("http://10.0.0.1/")));
+        assert_eq!(host_of(&u("http://[::1]:5000/x")), "[::1]:5000");
+    }
+
+    #[test]
+    fn new_checks_the_registry() {
+        let c = Client::new("docker.io", ClientOptions::default()).unwrap();
+        assert_eq!(c.host, "registry-1.docker.io");
+        assert!(!c.loopback);
+        let c = Client::new("localhost:5000", ClientOptions::default()).unwrap();
+        assert!(c.loopback);
+        assert!(Client::new("no-dots", ClientOptions::default()).is_err());
+        assert!(Client::new("a b", ClientOptions::default()).is_err());
+    }
+
+    #[test]
+    fn one_line_errors() {
+        assert_eq!(one_line("a\nb\tc  "), "a b c");
+        assert_eq!(one_line(&"x".repeat(1000)).len(), 300);
+    }
 }

@@ -255,3 +255,50 @@ fn resume_partial_blob_with_range() {
     assert_eq!(sha256_hex(&std::fs::read(blobs2.join(hex)).unwrap()), hex);
     assert_cache_valid(&cache2);
 }
+
+#[test]
+fn concurrent_pulls_share_one_cache() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = layouts(tmp.path());
+    push_layout(&src, "base", &reg.image("test/base:1"), &[]);
+    push_layout(&src, "app", &reg.image("test/app:1"), &[]);
+    let cache = tmp.path().join("cache");
+    let refs = [
+        reg.image("test/base:1"),
+        reg.image("test/app:1"),
+        reg.image("test/app:1"),
+        reg.image("test/base:1"),
+    ];
+    let pulled: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = refs
+            .iter()
+            .map(|r| s.spawn(|| pull_ref(r, &cache).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(pulled[1].manifest_digest, pulled[2].manifest_digest);
+    let index = Index::parse(&std::fs::read(cache.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index.manifests.len(), 2, "{index:?}");
+    assert_cache_valid(&cache);
+    // 4 distinct blobs (base layer, app layer, two configs), none written twice at once.
+    let downloaded: usize = pulled.iter().map(|p| p.downloaded_blobs).sum();
+    assert!(downloaded <= 4, "{pulled:?}");
+}
+
+#[test]
+fn cancel_stops_a_pull() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = layouts(tmp.path());
+    push_layout(&src, "base", &reg.image("test/base:1"), &[]);
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let opts = wharf_registry::ClientOptions {
+        cancel: Some(cancel),
+        ..Default::default()
+    };
+    let r = Reference::parse(&reg.image("test/base:1")).unwrap();
+    let c = wharf_registry::Client::new(&r.registry, opts).unwrap();
+    let e = pull(&c, &r, &amd64(), &tmp.path().join("cache"), &progress()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled);
+}
