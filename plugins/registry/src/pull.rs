@@ -46,7 +46,7 @@ pub struct Pulled {
 }
 
 /// A manifest or index body as served, verified against the digest it was asked by.
-pub(crate) struct Fetchedmanifest {
+pub(crate) struct FetchedManifest {
     pub bytes: Vec<u8>,
     pub digest: Digest,
     pub parsed: Parsed,
@@ -66,7 +66,7 @@ pub(crate) fn get_manifest(
     reference: &str,
     expected: Option<&Descriptor>,
     scope: &str,
-) -> Result<Fetchedmanifest> {
+) -> Result<FetchedManifest> {
     let what = format!("manifest {repository}:{reference}");
     let url = client.url(&format!("{repository}/manifests/{reference}"))?;
     let resp = client.request(Method::GET, &url, Some(scope), &|rb| {
@@ -138,7 +138,7 @@ pub(crate) fn get_manifest(
             )));
         }
     }
-    Ok(Fetchedmanifest {
+    Ok(FetchedManifest {
         bytes,
         digest,
         parsed,
