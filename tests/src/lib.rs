@@ -10,6 +10,8 @@ pub mod fixtures;
 pub mod gpg;
 pub mod http_server;
 pub mod oci;
+pub mod oci_layout;
+pub mod registry;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
