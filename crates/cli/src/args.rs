@@ -137,6 +137,41 @@ pub enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Pull a container image from a registry and import it as a machine (blobs are cached,
+    /// so images sharing layers download them once)
+    PullOci {
+        /// [REGISTRY/]REPOSITORY[:TAG][@DIGEST] (registry default: docker.io)
+        reference: String,
+        /// Image name (default: the repository's last component)
+        name: Option<String>,
+        /// os/arch[/variant] to pull from a multi-platform image (default: this host's)
+        #[arg(long, value_name = "PLATFORM")]
+        platform: Option<String>,
+        /// Allow plain http and unverified TLS certificates (loopback registries need neither)
+        #[arg(long)]
+        insecure: bool,
+        /// The blob cache, an OCI image layout [default: /var/cache/wharf/oci]
+        #[arg(long, env = "WHARF_OCI_CACHE", value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Replace an existing image of that name
+        #[arg(long)]
+        force: bool,
+        /// Make the image read-only
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Push a machine to a registry as a one-layer image (what export-oci writes)
+    Push {
+        name: String,
+        /// [REGISTRY/]REPOSITORY[:TAG]
+        reference: String,
+        /// Allow plain http and unverified TLS certificates (loopback registries need neither)
+        #[arg(long)]
+        insecure: bool,
+        /// Layer compression: gzip or zstd
+        #[arg(long, default_value = "gzip")]
+        format: String,
+    },
     /// Export a machine as a one-layer OCI image into a layout directory or an OCI archive
     /// (PATH ending in .tar); the config comes from NAME.oci-config or NAME.nspawn
     ExportOci {

@@ -2,11 +2,13 @@
 
 use std::fs::File;
 use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use wharf_oci::OciImportOptions;
-use wharf_oci_format::Platform;
+use wharf_oci_format::{Platform, Reference};
 use wharf_tar::import::ImportOptions;
 
 use super::Ctx;
@@ -135,6 +137,136 @@ pub fn export_oci(
             done.manifest_digest
         ),
         Some(done.tar_size),
+        started,
+    );
+    Ok(())
+}
+
+/// Where pulled blobs are kept unless `--cache-dir`/`WHARF_OCI_CACHE` say otherwise.
+const DEFAULT_CACHE: &str = "/var/cache/wharf/oci";
+
+fn client(ctx: &Ctx, reference: &Reference, insecure: bool) -> Result<wharf_registry::Client> {
+    let opts = wharf_registry::ClientOptions {
+        insecure,
+        credentials: wharf_registry::credentials_for(&reference.registry),
+        cancel: Some(Arc::clone(&ctx.cancel)),
+        ..wharf_registry::ClientOptions::default()
+    };
+    Ok(wharf_registry::Client::new(&reference.registry, opts)?)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn pull_oci(
+    ctx: &Ctx,
+    reference: &str,
+    name: Option<&str>,
+    platform: Option<&str>,
+    insecure: bool,
+    cache_dir: Option<PathBuf>,
+    force: bool,
+    read_only: bool,
+) -> Result<()> {
+    let r = Reference::parse(reference)
+        .map_err(|e| anyhow!("invalid image reference {reference:?}: {}", e.message()))?;
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => r
+            .repository
+            .rsplit('/')
+            .next()
+            .unwrap_or(&r.repository)
+            .to_string(),
+    };
+    // Check the name (and that it is free) before downloading anything.
+    wharf_core::name::validate(&name)?;
+    if !force {
+        match ctx.store.find(&name) {
+            Ok(_) => bail!("image {name} already exists"),
+            Err(e) if e.kind() == wharf_core::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let wanted = platform
+        .map(|p| Platform::parse(p).map_err(|e| anyhow!("invalid --platform {p:?}: {e}")))
+        .transpose()?;
+    let cache = cache_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE));
+    let started = std::time::Instant::now();
+    let bar = Bar::new(ctx.quiet);
+    let client = client(ctx, &r, insecure)?;
+    let pulled = wharf_registry::pull(
+        &client,
+        &r,
+        wanted.as_ref().unwrap_or(&Platform::host()),
+        &cache,
+        &bar,
+    );
+    if ctx.cancel.load(Ordering::Relaxed) {
+        bail!("pull of {reference} interrupted; nothing was created");
+    }
+    let pulled = pulled.with_context(|| format!("cannot pull {reference}"))?;
+    let src = wharf_oci::source::DirSource::open(&pulled.layout)
+        .with_context(|| format!("cannot open the cache {}", pulled.layout.display()))?;
+    let opts = OciImportOptions {
+        force,
+        read_only,
+        tag: Some(pulled.tag.clone()),
+        platform: wanted,
+        cancel: Some(&ctx.cancel),
+    };
+    let origin = r.to_string();
+    let result = wharf_oci::import_oci(&ctx.store, &src, &origin, &name, &opts, &bar);
+    if ctx.cancel.load(Ordering::Relaxed) {
+        bail!("pull of {reference} interrupted; nothing was created");
+    }
+    let done = result.with_context(|| format!("cannot import {reference}"))?;
+    bar.summary(
+        &format!(
+            "Pulled {origin} as {} ({} blobs downloaded, {} reused)",
+            done.image.name, pulled.downloaded_blobs, pulled.reused_blobs
+        ),
+        Some(pulled.downloaded_bytes),
+        started,
+    );
+    Ok(())
+}
+
+pub fn push(ctx: &Ctx, name: &str, reference: &str, insecure: bool, format: &str) -> Result<()> {
+    let r = Reference::parse(reference)
+        .map_err(|e| anyhow!("invalid image reference {reference:?}: {}", e.message()))?;
+    if r.digest.is_some() {
+        bail!("push needs a tag, not a digest: {reference}");
+    }
+    let compression = wharf_compression::parse_format(format).map_err(|e| anyhow!(e))?;
+    let img = ctx.store.find(name)?;
+    let started = std::time::Instant::now();
+    let bar = Bar::new(ctx.quiet);
+    let client = client(ctx, &r, insecure)?;
+    // The one-layer image is written to a temporary layout beside the store, then uploaded.
+    let tmp = tempfile::Builder::new()
+        .prefix(".#push-")
+        .tempdir_in(ctx.store.import_root())
+        .with_context(|| {
+            format!(
+                "cannot create a temporary directory in {}",
+                ctx.store.import_root().display()
+            )
+        })?;
+    let tag = "push";
+    let opts = wharf_oci::export::ExportOptions {
+        compression,
+        tag: tag.to_string(),
+        cancel: Some(&ctx.cancel),
+    };
+    let exported = wharf_oci::export::export_oci(&ctx.store, &img.name, tmp.path(), &opts, &bar)
+        .with_context(|| format!("cannot export {name}"))?;
+    let digest = wharf_registry::push(&client, tmp.path(), tag, &r, &bar);
+    if ctx.cancel.load(Ordering::Relaxed) {
+        bail!("push of {name} interrupted");
+    }
+    let digest = digest.with_context(|| format!("cannot push {name} to {reference}"))?;
+    bar.summary(
+        &format!("Pushed {name} to {r} ({digest})"),
+        Some(exported.layer_size),
         started,
     );
     Ok(())
