@@ -553,3 +553,22 @@ fn modes_owners_and_permissions_survive() {
     assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
     assert_eq!((m.uid(), m.gid()), (42, 43));
 }
+
+#[test]
+fn symlink_loops_in_parents_are_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path();
+    Layer::new()
+        .symlink("loop1", "loop2")
+        .symlink("loop2", "/loop1")
+        .apply(r)
+        .unwrap();
+    let err = Layer::new().file("loop1/x", "x").apply(r).unwrap_err();
+    assert!(
+        err.to_string().contains("loop1/x"),
+        "the error names the entry: {err}"
+    );
+    // so is a whiteout beneath it (umoci: SecureJoin fails the same way).
+    let err = Layer::new().whiteout("loop1/.wh.x").apply(r).unwrap_err();
+    assert!(err.to_string().contains("loop1/.wh.x"), "{err}");
+}
