@@ -344,15 +344,22 @@ fn hard_links_across_layers_and_before_their_target() {
         .hardlink("early", "late/target")
         .hardlink("chain1", "chain2")
         .hardlink("chain2", "late/target")
+        // the later of two entries of one name wins, also over a waiting link.
+        .file("over-link", "before")
+        .hardlink("over-link", "late/target")
+        .hardlink("link-over", "late/target")
+        .file("link-over", "after")
         .file("late/target", "late")
         .apply(r)
         .unwrap();
+    assert_eq!(read(r, "link-over"), "after");
+    assert_eq!(read(r, "over-link"), "late");
     let b = fs::metadata(r.join("d/b")).unwrap();
     let l = fs::metadata(r.join("d/link-to-lower")).unwrap();
     assert_eq!((b.ino(), b.nlink()), (l.ino(), 2));
     let t = fs::metadata(r.join("late/target")).unwrap();
-    assert_eq!(t.nlink(), 4);
-    for p in ["early", "chain1", "chain2"] {
+    assert_eq!(t.nlink(), 5);
+    for p in ["early", "chain1", "chain2", "over-link"] {
         assert_eq!(fs::metadata(r.join(p)).unwrap().ino(), t.ino(), "{p}");
     }
     let err = Layer::new()
@@ -545,4 +552,23 @@ fn modes_owners_and_permissions_survive() {
     let m = fs::metadata(r.join("usr/bin/suid")).unwrap();
     assert_eq!(m.permissions().mode() & 0o7777, 0o4755);
     assert_eq!((m.uid(), m.gid()), (42, 43));
+}
+
+#[test]
+fn symlink_loops_in_parents_are_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = tmp.path();
+    Layer::new()
+        .symlink("loop1", "loop2")
+        .symlink("loop2", "/loop1")
+        .apply(r)
+        .unwrap();
+    let err = Layer::new().file("loop1/x", "x").apply(r).unwrap_err();
+    assert!(
+        err.to_string().contains("loop1/x"),
+        "the error names the entry: {err}"
+    );
+    // so is a whiteout beneath it (umoci: SecureJoin fails the same way).
+    let err = Layer::new().whiteout("loop1/.wh.x").apply(r).unwrap_err();
+    assert!(err.to_string().contains("loop1/.wh.x"), "{err}");
 }

@@ -176,11 +176,13 @@ impl Unpacker<'_, '_> {
 
     /// A hard link whose target does not exist yet: created at the end of the layer.
     pub(crate) fn defer_link(&mut self, shown: Vec<u8>, norm: Vec<u8>, target: Vec<u8>) {
+        let written_before = self.written(&norm);
         if let Some(layer) = self.layer.as_mut() {
             layer.deferred.push(Deferred {
                 shown,
                 norm,
                 target,
+                written_before,
             });
         }
     }
@@ -236,7 +238,9 @@ impl Unpacker<'_, '_> {
                     }
                 }
                 let d = &list[j];
-                if !self.written_later(&d.norm)? && !self.link(&d.shown, &d.norm, &d.target)? {
+                // an entry of the same name after the link entry wins.
+                let later = !d.written_before && self.written(&d.norm);
+                if !later && !self.link(&d.shown, &d.norm, &d.target)? {
                     return Err(UnpackError::corrupt(
                         &d.shown,
                         format!("hard link target {:?} does not exist", lossy(&d.target)),
@@ -249,15 +253,14 @@ impl Unpacker<'_, '_> {
         Ok(())
     }
 
-    /// Whether the layer wrote `norm` after a hard link entry of that name was deferred (the
-    /// later entry wins).
-    fn written_later(&mut self, norm: &[u8]) -> Result<bool, UnpackError> {
+    /// Whether the layer has written `norm` (normalized, not resolved).
+    fn written(&mut self, norm: &[u8]) -> bool {
         let (parent, name) = split_parent(norm);
         let Ok(Some(dir)) = self.tree.lookup(parent) else {
-            return Ok(false);
+            return false;
         };
         let path = join(self.tree.resolved(dir), name);
-        Ok(self.layer.as_mut().is_some_and(|l| l.upper.contains(&path)))
+        self.layer.as_mut().is_some_and(|l| l.upper.contains(&path))
     }
 }
 

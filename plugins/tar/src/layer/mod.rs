@@ -83,6 +83,8 @@ struct Deferred {
     shown: Vec<u8>,
     norm: Vec<u8>,
     target: Vec<u8>,
+    /// The layer had already written `norm` when the link entry came.
+    written_before: bool,
 }
 
 /// The state of one layer's application, carried by the extractor.
