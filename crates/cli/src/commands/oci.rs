@@ -1,7 +1,5 @@
 //! import-oci and import-docker.
 
-use std::fs::File;
-use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -81,13 +79,7 @@ pub fn import_docker(
         None if file == "-" => bail!("importing from standard input needs an image NAME"),
         None => super::tar::default_name(file)?,
     };
-    let (input, input_size): (Box<dyn io::Read + Send>, Option<u64>) = if file == "-" {
-        (Box::new(io::stdin()), None)
-    } else {
-        let f = File::open(file).with_context(|| format!("cannot open {file}"))?;
-        let size = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), size)
-    };
+    let (input, input_size) = super::tar::open_input(file)?;
     let bar = Bar::new(ctx.quiet);
     let started = std::time::Instant::now();
     let opts = ImportOptions {

@@ -29,13 +29,7 @@ pub fn import(
         .map(|s| format::parse_bytes(s).map_err(|e| anyhow!(e)))
         .transpose()?
         .flatten();
-    let (input, input_size): (Box<dyn io::Read + Send>, Option<u64>) = if file == "-" {
-        (Box::new(io::stdin()), None)
-    } else {
-        let f = File::open(file).with_context(|| format!("cannot open {file}"))?;
-        let size = f.metadata().ok().map(|m| m.len());
-        (Box::new(f), size)
-    };
+    let (input, input_size) = open_input(file)?;
     let bar = Bar::new(ctx.quiet);
     let started = std::time::Instant::now();
     let opts = ImportOptions {
@@ -59,6 +53,16 @@ pub fn import(
 }
 
 /// The image name for archive `file`: its file name without the tar/compression suffixes.
+/// `FILE` or standard input for "-", with its size when known (for the progress ETA).
+pub(super) fn open_input(file: &str) -> Result<(Box<dyn io::Read + Send>, Option<u64>)> {
+    if file == "-" {
+        return Ok((Box::new(io::stdin()), None));
+    }
+    let f = File::open(file).with_context(|| format!("cannot open {file}"))?;
+    let size = f.metadata().ok().map(|m| m.len());
+    Ok((Box::new(f), size))
+}
+
 pub(super) fn default_name(file: &str) -> Result<String> {
     let base = Path::new(file)
         .file_name()
