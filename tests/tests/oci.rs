@@ -728,3 +728,53 @@ fn exported_machines_are_images_skopeo_and_umoci_accept() {
         "nope",
     );
 }
+
+#[test]
+fn layered_imports_share_layer_subvolumes_on_btrfs() {
+    require_tools();
+    let s = TestStore::new(Fs::Btrfs, 600);
+    let l = layered_layout(&s.scratch);
+    let layout = l.dir.to_str().unwrap();
+    ok(&s.root, &["import-oci", layout, "flat", "--ref", "v3"]);
+    ok(
+        &s.root,
+        &["import-oci", layout, "two", "--ref", "v2", "--layered"],
+    );
+    let layers = |root: &Path| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".oci-layer-"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(layers(&s.root).len(), 2, "one subvolume per layer of v2");
+    // v3 = v2 + one layer: only that one is applied.
+    ok(
+        &s.root,
+        &["import-oci", layout, "three", "--ref", "v3", "--layered"],
+    );
+    assert_eq!(layers(&s.root).len(), 3);
+    assert_same_tree(&s.root.join("flat"), &s.root.join("three"));
+    // The layers are read-only hidden images; the machines are writable snapshots of them.
+    let all = ok(&s.root, &["list-images", "-a", "--json"]).stdout;
+    let v: serde_json::Value = serde_json::from_str(&all).unwrap();
+    for img in v.as_array().unwrap() {
+        let name = img["name"].as_str().unwrap();
+        if name.starts_with(".oci-layer-") {
+            assert_eq!(img["type"], "subvolume", "{img}");
+            assert_eq!(img["read_only"], true, "{img}");
+        }
+    }
+    fs::write(s.root.join("three/new-file"), "writable").unwrap();
+    // Not on btrfs: a clear refusal, nothing left.
+    let e = TestStore::new(Fs::Host, 0);
+    fails(
+        &e.root,
+        &["import-oci", layout, "x", "--ref", "v3", "--layered"],
+        "btrfs",
+    );
+    assert!(listed(&e.root).is_empty());
+    assert!(temporaries(&e.root).is_empty());
+}

@@ -130,6 +130,9 @@ pub enum Command {
         /// os/arch[/variant] to import from a multi-platform image (default: this host's)
         #[arg(long, value_name = "PLATFORM")]
         platform: Option<String>,
+        /// Keep each layer as a read-only btrfs subvolume shared by the images built on it
+        #[arg(long)]
+        layered: bool,
         /// Replace an existing image of that name
         #[arg(long)]
         force: bool,
@@ -147,6 +150,9 @@ pub enum Command {
         /// os/arch[/variant] to pull from a multi-platform image (default: this host's)
         #[arg(long, value_name = "PLATFORM")]
         platform: Option<String>,
+        /// Keep each layer as a read-only btrfs subvolume shared by the images built on it
+        #[arg(long)]
+        layered: bool,
         /// Allow plain http and unverified TLS certificates (loopback registries need neither)
         #[arg(long)]
         insecure: bool,

@@ -16,6 +16,7 @@ pub const RESERVED_SUFFIXES: &[&str] = &[
     ".usrhash.p7s",
     ".verity",
     ".oci-config",
+    ".oci-origin",
 ];
 
 /// Check that `name` can name an image. Returns a clear reason otherwise.

@@ -11,6 +11,7 @@ use wharf_core::{Error, Image, ImageType, Progress, Result, Store};
 use wharf_oci_format::Platform;
 
 use crate::apply::{apply_layers, ApplyStats};
+use crate::layered;
 use crate::resolve::{resolve, Resolved, Selector};
 use crate::settings;
 use crate::source::{DirSource, Source, TarSource};
@@ -25,6 +26,9 @@ pub struct OciImportOptions<'a> {
     /// `--platform`; the host's when absent.
     pub platform: Option<Platform>,
     pub cancel: Option<&'a AtomicBool>,
+    /// Keep every layer as a read-only btrfs subvolume shared with other images
+    /// ([`crate::layered`]); the store must be on btrfs.
+    pub layered: bool,
 }
 
 /// What an import did.
@@ -105,8 +109,26 @@ pub fn import_oci(
         platform: opts.platform.clone(),
     };
     let resolved = resolve(src, &sel)?;
-    staging.create_tree()?;
-    let stats = apply_layers(src, &resolved.layers, staging.path(), opts.cancel, progress)?;
+    let stats = if opts.layered {
+        let chain = layered::build_chain(store, src, &resolved, opts.cancel, progress)?;
+        match &chain.top {
+            Some(top) => {
+                if !staging.create_tree_as_snapshot(&top.path)? {
+                    return Err(Error::Unsupported {
+                        op: "--layered",
+                        why: "layer subvolumes need a store on btrfs".into(),
+                    });
+                }
+            }
+            None => {
+                staging.create_tree()?;
+            }
+        }
+        chain.stats
+    } else {
+        staging.create_tree()?;
+        apply_layers(src, &resolved.layers, staging.path(), opts.cancel, progress)?
+    };
     finish_tree(staging.path(), &resolved)?;
     let settings = settings::from_config(&resolved.config, staging.path())?;
     staging.add_sidecar_bytes(settings.to_nspawn(origin).as_bytes(), ".nspawn")?;

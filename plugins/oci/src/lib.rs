@@ -15,6 +15,7 @@ pub mod apply;
 pub mod docker_export;
 pub mod export;
 pub mod import;
+pub mod layered;
 pub mod resolve;
 pub mod settings;
 pub mod source;

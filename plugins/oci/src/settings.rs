@@ -4,7 +4,7 @@
 //! | config | .nspawn |
 //! |---|---|
 //! | no Entrypoint, Cmd empty / an init / a bare shell, and the tree has an init | `Boot=yes` (Cmd's arguments after an init become `Parameters=`) |
-//! | Entrypoint + Cmd otherwise | `ProcessTwo=yes`, `Parameters=` (each word quoted) |
+//! | Entrypoint + Cmd otherwise | `ProcessTwo=yes`, `Parameters=` (each word quoted; none when both are empty: `wharf run` then starts a shell) |
 //! | Env | `Environment=`, one line each, in order |
 //! | WorkingDir (not `/`) | `WorkingDirectory=` |
 //! | User | `User=`: a name as given once found in the image's `/etc/passwd`; a number as given; `user:group` keeps the user (nspawn has no group setting) — an unknown user is an error |
@@ -76,12 +76,6 @@ pub fn from_config(config: &ImageConfig, root: &Path) -> Result<MachineSettings>
         args.extend(cmd);
         (false, args)
     };
-    if !boot && parameters.is_empty() {
-        return Err(Error::InvalidData(
-            "the image config names no command (Entrypoint and Cmd are empty) and the image has no init to boot"
-                .into(),
-        ));
-    }
     let user = match c.user.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(u) => resolve_user(root, u)?,
@@ -179,6 +173,11 @@ impl MachineSettings {
             s.push_str("Boot=yes\n");
         } else {
             s.push_str("ProcessTwo=yes\n");
+        }
+        if !self.boot && self.parameters.is_empty() {
+            s.push_str(
+                "# The image config names no command: wharf run starts a shell unless given one.\n",
+            );
         }
         if !self.parameters.is_empty() {
             let words: Vec<String> = self.parameters.iter().map(|p| quote(p)).collect();
@@ -313,10 +312,12 @@ mod tests {
     }
 
     #[test]
-    fn no_command_and_no_init_is_an_error() {
+    fn no_command_and_no_init_leaves_the_command_to_the_user() {
         let t = tree(false, "");
         let c = config(&format!(r#"{{{BASE},"config":{{}}}}"#));
-        assert!(from_config(&c, t.path()).is_err());
+        let s = from_config(&c, t.path()).unwrap();
+        assert!(!s.boot && s.parameters.is_empty());
+        assert!(!s.to_nspawn("x").contains("Parameters="));
     }
 
     #[test]

@@ -19,14 +19,28 @@ fn name_from_tag(tag: &str) -> String {
     last.split(':').next().unwrap_or(last).to_string()
 }
 
+/// Where and how an image is installed: the options import-oci and pull-oci share.
+pub struct Target<'a> {
+    pub platform: Option<&'a str>,
+    pub layered: bool,
+    pub force: bool,
+    pub read_only: bool,
+}
+
+impl Target<'_> {
+    fn platform(&self) -> Result<Option<Platform>> {
+        self.platform
+            .map(|p| Platform::parse(p).map_err(|e| anyhow!("invalid --platform {p:?}: {e}")))
+            .transpose()
+    }
+}
+
 pub fn import_oci(
     ctx: &Ctx,
     path: &str,
     name: Option<&str>,
     reference: Option<&str>,
-    platform: Option<&str>,
-    force: bool,
-    read_only: bool,
+    target: Target,
 ) -> Result<()> {
     let name = match (name, reference) {
         (Some(n), _) => n.to_string(),
@@ -34,19 +48,18 @@ pub fn import_oci(
         (None, None) if path == "-" => bail!("importing from standard input needs an image NAME"),
         (None, None) => super::tar::default_name(path.trim_end_matches('/'))?,
     };
-    let platform = platform
-        .map(|p| Platform::parse(p).map_err(|e| anyhow!("invalid --platform {p:?}: {e}")))
-        .transpose()?;
+    let platform = target.platform()?;
     let started = std::time::Instant::now();
     let src = wharf_oci::open_source(path, ctx.store.import_root())
         .with_context(|| format!("cannot import {path}"))?;
     let bar = Bar::new(ctx.quiet);
     let opts = OciImportOptions {
-        force,
-        read_only,
+        force: target.force,
+        read_only: target.read_only,
         tag: reference.map(str::to_string),
         platform,
         cancel: Some(&ctx.cancel),
+        layered: target.layered,
     };
     let result = wharf_oci::import_oci(&ctx.store, src.as_ref(), path, &name, &opts, &bar);
     if ctx.cancel.load(Ordering::Relaxed) {
@@ -147,16 +160,13 @@ fn client(ctx: &Ctx, reference: &Reference, insecure: bool) -> Result<wharf_regi
     Ok(wharf_registry::Client::new(&reference.registry, opts)?)
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn pull_oci(
     ctx: &Ctx,
     reference: &str,
     name: Option<&str>,
-    platform: Option<&str>,
     insecure: bool,
     cache_dir: Option<PathBuf>,
-    force: bool,
-    read_only: bool,
+    target: Target,
 ) -> Result<()> {
     let r = Reference::parse(reference)
         .map_err(|e| anyhow!("invalid image reference {reference:?}: {}", e.message()))?;
@@ -171,16 +181,14 @@ pub fn pull_oci(
     };
     // Check the name (and that it is free) before downloading anything.
     wharf_core::name::validate(&name)?;
-    if !force {
+    if !target.force {
         match ctx.store.find(&name) {
             Ok(_) => bail!("image {name} already exists"),
             Err(e) if e.kind() == wharf_core::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let wanted = platform
-        .map(|p| Platform::parse(p).map_err(|e| anyhow!("invalid --platform {p:?}: {e}")))
-        .transpose()?;
+    let wanted = target.platform()?;
     let cache = cache_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_CACHE));
     let started = std::time::Instant::now();
     let bar = Bar::new(ctx.quiet);
@@ -199,11 +207,12 @@ pub fn pull_oci(
     let src = wharf_oci::source::DirSource::open(&pulled.layout)
         .with_context(|| format!("cannot open the cache {}", pulled.layout.display()))?;
     let opts = OciImportOptions {
-        force,
-        read_only,
+        force: target.force,
+        read_only: target.read_only,
         tag: Some(pulled.tag.clone()),
         platform: wanted,
         cancel: Some(&ctx.cancel),
+        layered: target.layered,
     };
     let origin = r.to_string();
     let result = wharf_oci::import_oci(&ctx.store, &src, &origin, &name, &opts, &bar);

@@ -110,6 +110,22 @@ impl Staging<'_> {
         Ok(TreeKind::Directory)
     }
 
+    /// Create the staging tree as a writable snapshot of the tree at `src` when the store's
+    /// backend can (a btrfs subvolume on the store's filesystem). `Ok(false)`: it cannot, and
+    /// nothing was created.
+    pub fn create_tree_as_snapshot(&self, src: &Path) -> Result<bool> {
+        if let Some(b) = self.store.backend_for(self.store.import_root()) {
+            if b.is_native_tree(src) {
+                match b.snapshot(src, &self.path, false) {
+                    Ok(()) => return Ok(true),
+                    Err(BackendError::Unsupported(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(false)
+    }
+
     /// Install a copy of `src` as the sidecar `NAME<suffix>` (e.g. ".nspawn") at commit.
     pub fn add_sidecar(&mut self, src: &Path, suffix: &str) -> Result<()> {
         let tmp =
