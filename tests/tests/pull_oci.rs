@@ -251,3 +251,38 @@ fn token_auth_registries_work_and_failures_change_nothing() {
         temporaries(&s.root)
     );
 }
+
+/// The Debian root filesystem through a registry: pushed with skopeo from a umoci layout,
+/// pulled by wharf into the same tree import-oci makes from the layout, and it runs.
+#[test]
+fn debian_from_a_registry_runs() {
+    let s = TestStore::new(Fs::Host, 0);
+    let reg = Registry::start();
+    let cache = s.scratch.join("cache");
+    let layout = wharf_tests::oci::Layout::init(&s.scratch.join("debian"));
+    layout.add_layer("base", "12", &wharf_tests::debian::tarball());
+    push_layout(&layout.dir, "12", &reg.image("debian:12"), &[]);
+    wharf_ok(
+        &s.root,
+        &cache,
+        &["pull-oci", &reg.image("debian:12"), "deb"],
+    );
+    wharf_ok(
+        &s.root,
+        &cache,
+        &[
+            "import-oci",
+            layout.dir.to_str().unwrap(),
+            "local",
+            "--ref",
+            "12",
+        ],
+    );
+    assert_same_tree(&s.root.join("local"), &s.root.join("deb"));
+    let out = wharf_ok(
+        &s.root,
+        &cache,
+        &["run", "-M", "deb", "--", "/bin/cat", "/etc/debian_version"],
+    );
+    assert!(out.starts_with("12"), "{out}");
+}
