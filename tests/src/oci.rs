@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::sh;
+use std::os::unix::fs::symlink;
 
 /// An OCI image layout directory managed with umoci.
 pub struct Layout {
@@ -197,4 +198,90 @@ pub fn require_tools() {
             "{tool} is missing: scripts/install-test-deps installs it (Debian package {tool})"
         );
     }
+}
+
+fn write(root: &Path, rel: &str, data: &str, mode: u32) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(&p, data).unwrap();
+    sh("chmod", &[&format!("{mode:o}"), p.to_str().unwrap()]);
+}
+
+/// A layout whose tag `v3` has four layers: a rich tree (repacked by umoci), deletions and
+/// type changes (umoci's explicit whiteouts), and a hand-made layer with an opaque marker
+/// after a same-layer child, a whiteout plus re-creation, a write through the usrmerge
+/// symlink and a hardlink to a lower-layer file.
+pub fn layered_layout(scratch: &Path) -> Layout {
+    let l = Layout::init(&scratch.join("layout"));
+    let bundle = scratch.join("bundle");
+    let r = l.unpack("base", &bundle);
+    write(
+        &r,
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        0o644,
+    );
+    write(&r, "etc/group", "root:x:0:\napp:x:1000:\n", 0o644);
+    write(&r, "usr/bin/tool", "#!/bin/sh\necho v1\n", 0o755);
+    symlink("usr/bin", r.join("bin")).unwrap();
+    write(&r, "data/keep.txt", "keep\n", 0o644);
+    write(&r, "data/gone.txt", "gone\n", 0o644);
+    write(&r, "data/sub/deep.txt", "deep\n", 0o600);
+    write(&r, "replaced_dir/inner", "inner\n", 0o644);
+    write(&r, "replaced_file", "file\n", 0o644);
+    write(&r, "lib/shared.so", "shared object\n", 0o755);
+    fs::hard_link(r.join("lib/shared.so"), r.join("lib/shared-link.so")).unwrap();
+    write(&r, "opaque_me/old1", "old1\n", 0o644);
+    write(&r, "opaque_me/old2/x", "x\n", 0o644);
+    write(&r, "usr/bin/su-like", "suid\n", 0o4755);
+    fs::create_dir_all(r.join("private")).unwrap();
+    sh("chmod", &["700", r.join("private").to_str().unwrap()]);
+    sh(
+        "setfattr",
+        &[
+            "-n",
+            "user.origin",
+            "-v",
+            "layer1",
+            r.join("data/keep.txt").to_str().unwrap(),
+        ],
+    );
+    l.repack(&bundle, "v1");
+
+    fs::remove_file(r.join("data/gone.txt")).unwrap();
+    fs::remove_dir_all(r.join("data/sub")).unwrap();
+    fs::remove_dir_all(r.join("replaced_dir")).unwrap();
+    write(&r, "replaced_dir", "now a file\n", 0o644);
+    fs::remove_file(r.join("replaced_file")).unwrap();
+    write(&r, "replaced_file/child", "now a dir\n", 0o644);
+    write(&r, "usr/bin/tool", "#!/bin/sh\necho v2\n", 0o755);
+    write(&r, "implicit/deep/file", "deep\n", 0o644);
+    l.repack(&bundle, "v2");
+
+    let layer = scratch.join("layer3.tar");
+    LayerTar::new()
+        .file("opaque_me/new1", b"new1\n", 0o644)
+        .opaque("opaque_me")
+        .whiteout("data/keep.txt")
+        .file("data/keep.txt", b"recreated\n", 0o640)
+        .file("bin/added", b"through the usrmerge link\n", 0o755)
+        .hardlink("lib/shared3.so", "lib/shared.so")
+        .write(&layer);
+    l.add_layer("v2", "v3", &layer);
+    l.config(
+        "v3",
+        &[
+            "--config.entrypoint=/usr/bin/tool",
+            "--config.cmd=--flag",
+            "--config.cmd=two words",
+            "--config.env=A=1",
+            "--config.env=B=x y",
+            "--config.workingdir=/data",
+            "--config.user=app",
+            "--config.exposedports=8080/tcp",
+            "--config.volume=/vol",
+        ],
+    );
+    fs::remove_dir_all(&bundle).unwrap();
+    l
 }
