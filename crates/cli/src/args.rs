@@ -207,7 +207,17 @@ pub enum Command {
         all: bool,
     },
     /// Run a command inside an image in new namespaces (systemd-nspawn style)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Boot an image's init system (= run -b -M NAME); extra arguments go to the init
+    Boot {
+        name: String,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `wharf run` options (systemd-nspawn spellings).
@@ -240,9 +250,54 @@ pub struct RunArgs {
     /// Mount a tmpfs on DST
     #[arg(long, value_name = "DST")]
     pub tmpfs: Vec<PathBuf>,
-    /// The command and its arguments
+
+    // --- Process flow, console and identity ---
+    /// Boot the image's init system (/usr/lib/systemd/systemd, /lib/systemd/systemd or
+    /// /sbin/init) as PID 1; the command line becomes its arguments
+    #[arg(short = 'b', long, conflicts_with = "as_pid2")]
+    pub boot: bool,
+    /// Run a stub init as PID 1 and the command as PID 2
+    #[arg(short = 'a', long)]
+    pub as_pid2: bool,
+    /// Run the command as this user (name or UID from the image's /etc/passwd)
+    #[arg(short = 'u', long, visible_alias = "uid", value_name = "USER")]
+    pub user: Option<String>,
+    /// Machine ID (32 hex digits or a UUID) when the image has none
+    #[arg(long, visible_alias = "machine-id", value_name = "ID")]
+    pub uuid: Option<String>,
+    /// Signal sent to PID 1 on the first SIGINT/SIGTERM (default: SIGRTMIN+3 with --boot;
+    /// otherwise the machine is killed at once)
+    #[arg(long, value_name = "SIGNAL")]
+    pub kill_signal: Option<String>,
+    /// What a reboot inside the machine does: restart it, or exit with status 133
+    #[arg(long, value_name = "restart|exit", default_value = "restart")]
+    pub on_reboot: String,
+    /// Console: interactive, read-only, passive, pipe or autopipe (default: autopipe =
+    /// interactive on a terminal, pipe otherwise)
+    #[arg(long, value_name = "MODE")]
+    pub console: Option<String>,
+    /// Same as --console=pipe
+    #[arg(short = 'P', long, conflicts_with = "console")]
+    pub pipe: bool,
+    /// Report readiness to the service manager only when the machine does (yes), or at once (no)
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, default_value = "no")]
+    pub notify_ready: bool,
+    /// /etc/resolv.conf handling: off, copy-host, copy-static, copy-uplink, copy-stub,
+    /// replace-*, bind-*, delete, auto
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub resolv_conf: String,
+    /// /etc/localtime handling: off, copy, bind, symlink, delete, auto
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub timezone: String,
+    /// Journal linking: no, host, try-host, guest, try-guest, auto
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub link_journal: String,
+    /// Same as --link-journal=try-guest
+    #[arg(short = 'j', conflicts_with = "link_journal")]
+    pub j: bool,
+
+    /// The command and its arguments (default: a login shell; with --boot: init arguments)
     #[arg(
-        required = true,
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "COMMAND"

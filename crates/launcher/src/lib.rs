@@ -1,37 +1,52 @@
-//! wharf-launcher: run a command inside a machine image, isolated as systemd-nspawn does.
+//! wharf-launcher: run a command or boot an init system inside a machine image, isolated as
+//! systemd-nspawn does (see docs/launcher.md).
 //!
-//! Process layout (nspawn's `--as-pid2` behaviour, always): `wharf` clones a child into new
-//! mount, PID, UTS, IPC and cgroup namespaces. That child is PID 1 of the new PID namespace: it
-//! builds the mount table, pivots into the image, restricts the capability bounding set, starts
-//! the payload (PID 2) and then acts as a minimal init — it reaps every zombie re-parented to it,
-//! forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the payload and exits with the
-//! payload's status (128 + signal when the payload was killed). When it exits the kernel kills
-//! whatever is left in the namespace, so nothing outlives a run. A stub init is used instead of
-//! running the payload as PID 1 because ordinary commands neither reap orphans nor get default
-//! signal handling as PID 1 (SIGTERM/SIGINT would be ignored).
+//! Process layout: `wharf` clones a child into new mount, PID, UTS, IPC and cgroup namespaces
+//! ([`child`]). That child is PID 1 of the new PID namespace: it builds the mount table
+//! ([`setup`], [`runhost`], [`etc`]), allocates the console ([`console`]), restricts
+//! capabilities and then
+//! - executes the command as PID 1 (default, nspawn without `-a`/`-b`),
+//! - forks the command as PID 2 and stays as a stub init ([`init`], `--as-pid2`), or
+//! - executes the image's init system (`--boot`).
 //!
-//! Setup errors and a command that cannot be executed are sent to `wharf` over a close-on-exec
-//! pipe and reported as one error line (exit status 1).
+//! wharf meanwhile supervises ([`supervise`]): forwards the console, relays sd_notify, turns
+//! SIGINT/SIGTERM into the kill signal, and maps how PID 1 ended to its exit status — restarting
+//! the machine in-process when it rebooted.
 
+mod child;
+mod console;
+mod etc;
+mod exec;
+mod identity;
+mod init;
+mod runhost;
 mod setup;
+mod supervise;
+mod user;
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use wharf_sys::ns::{self, Forked, Namespaces};
-use wharf_sys::process;
+use wharf_sys::process::Exit;
+
+pub use console::ConsoleMode;
+pub use etc::{LinkJournal, ResolvConf, Timezone};
+pub use exec::INITS;
+pub use identity::{parse_setenv, Id128, DEFAULT_PATH};
+pub use init::STUB_NAME;
+pub use user::User;
 
 /// systemd-nspawn's default retained capability set (26 capabilities) as a bit mask.
 pub const DEFAULT_CAPS: u64 = 0xfdec_afff;
 
-/// The PATH every payload starts with.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Exit status reserved for "the machine asked to be restarted" (`--on-reboot=exit`), as
+/// nspawn's `EXIT_FORCE_RESTART`. A PID 1 that itself exits with 133 is reported as 1.
+pub const EXIT_RESTART: i32 = 133;
 
 /// A `--bind`/`--bind-ro` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +78,30 @@ impl Bind {
     }
 }
 
+/// How the machine starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartMode {
+    /// The command is PID 1 (nspawn's default).
+    #[default]
+    Pid1,
+    /// `-a/--as-pid2`: a stub init is PID 1, the command PID 2.
+    Pid2,
+    /// `-b/--boot`: the image's init system is PID 1; the command line are its arguments.
+    Boot,
+}
+
+/// `--on-reboot=`: what a `reboot()` inside the machine does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnReboot {
+    /// Tear the machine down and start it again in the same wharf process (nspawn without
+    /// `--keep-unit`).
+    #[default]
+    Restart,
+    /// Exit with [`EXIT_RESTART`] (133) and leave the restart to a supervisor (nspawn with
+    /// `--keep-unit`, whose unit has `RestartForceExitStatus=133`).
+    Exit,
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -78,39 +117,43 @@ pub struct Config {
     pub binds: Vec<Bind>,
     /// `--tmpfs` destinations.
     pub tmpfs: Vec<PathBuf>,
-    /// The command and its arguments.
+    /// The command and its arguments (with `--boot`: the init system's arguments).
     pub command: Vec<OsString>,
+
+    // --- Process flow, console and identity ---
+    /// PID 1 = command, stub init, or the image's init system.
+    pub mode: StartMode,
+    /// Sent to PID 1 on the first SIGINT/SIGTERM to wharf (`--kill-signal=`; default
+    /// SIGRTMIN+3 with `--boot`, none otherwise: wharf then kills the machine at once).
+    pub kill_signal: Option<i32>,
+    pub on_reboot: OnReboot,
+    pub console: ConsoleMode,
+    /// `--uuid=`/`--machine-id=` (used when the image has no machine ID of its own).
+    pub uuid: Option<Id128>,
+    /// `-u/--user=`: a name or UID from the image's /etc/passwd.
+    pub user: Option<String>,
+    /// `--notify-ready=yes`: report READY=1 to wharf's service manager only when the machine
+    /// does, instead of right after the start.
+    pub notify_ready: bool,
+    pub resolv_conf: ResolvConf,
+    pub timezone: Timezone,
+    pub link_journal: LinkJournal,
 }
 
-/// Parse a `-E VAR=VALUE` assignment.
-pub fn parse_setenv(s: &str) -> Result<(String, String)> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() && !k.contains('\0') && !v.contains('\0') => {
-            Ok((k.to_string(), v.to_string()))
-        }
-        _ => bail!("invalid environment assignment {s:?}: expected VAR=VALUE"),
+impl Config {
+    /// The kill signal in effect: `--kill-signal`, else SIGRTMIN+3 when booting.
+    pub fn effective_kill_signal(&self) -> Option<i32> {
+        self.kill_signal
+            .or_else(|| (self.mode == StartMode::Boot).then(|| wharf_sys::signal::sigrtmin() + 3))
     }
 }
 
-/// The payload's environment: `container=wharf`, `PATH`, `HOME`, `TERM` (from the caller, if
-/// set), then `-E` values. Nothing else of the caller's environment.
-pub fn environment(cfg: &Config) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = vec![
-        ("container".into(), "wharf".into()),
-        ("PATH".into(), DEFAULT_PATH.into()),
-        ("HOME".into(), "/root".into()),
-    ];
-    if let Ok(term) = std::env::var("TERM") {
-        env.push(("TERM".into(), term));
-    }
-    for (k, v) in &cfg.setenv {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.clone(), v.clone()));
-    }
-    env
+/// Parse a signal name or number (`SIGRTMIN+3`, `TERM`, `15`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    wharf_sys::signal::parse(s).with_context(|| format!("invalid signal {s:?}"))
 }
 
-/// What the parent gathers from the host before cloning.
+/// What the parent gathers before cloning (the child gets a copy).
 pub(crate) struct Prepared {
     pub os_release: Vec<u8>,
     /// (name, rdev) of the device nodes to copy into /dev.
@@ -118,17 +161,24 @@ pub(crate) struct Prepared {
     pub last_cap: u32,
     /// Whether each bind source (in `cfg.binds` order) is a directory.
     pub bind_dirs: Vec<bool>,
-    pub env: Vec<(String, String)>,
     pub hostname: String,
+    pub id: Id128,
+    /// The console mode for this run (`autopipe` resolved).
+    pub console: ConsoleMode,
+    pub user: Option<User>,
+    /// root's login shell from the image (for a shell without `-u`).
+    pub root_shell: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub etc: etc::Plan,
+    pub strict_journal: bool,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
     if !cfg.root.is_dir() {
         bail!("{} is not a directory", cfg.root.display());
     }
-    if cfg.command.is_empty() {
-        bail!("no command given");
-    }
+    let root = identity::open_root(&cfg.root)?;
+    exec::check_image(cfg, &root)?;
     let os_release = ["/etc/os-release", "/usr/lib/os-release"]
         .iter()
         .find_map(|p| std::fs::read(p).ok())
@@ -149,24 +199,89 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     if hostname.is_empty() || hostname.len() > 64 {
         bail!("invalid hostname {hostname:?}");
     }
+    let passwd = identity::read_image_file(&root, "etc/passwd", user::MAX_DB)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let user = match &cfg.user {
+        Some(spec) => {
+            let group = identity::read_image_file(&root, "etc/group", user::MAX_DB)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            Some(user::resolve(spec, &passwd, &group)?)
+        }
+        None => None,
+    };
+    let root_shell = user::resolve("root", &passwd, "").ok().map(|u| u.shell);
+    let id = identity::machine_id(cfg, &root)?;
+    let console = cfg.console.resolve();
+    let term = console.has_pty().then(identity::term_for_pty);
+    let login = match &user {
+        Some(u) => identity::Login {
+            name: u.name.clone(),
+            home: u.home.clone(),
+        },
+        None => identity::Login::default(),
+    };
+    let env = identity::environment(cfg, &id, term.as_deref(), &login);
+    let etc = etc::plan(cfg, &id, cfg.read_only)?;
     Ok(Prepared {
         os_release,
         devices,
         last_cap: wharf_sys::caps::last_cap().context("read cap_last_cap")?,
         bind_dirs,
-        env: environment(cfg),
         hostname,
+        id,
+        console,
+        user,
+        root_shell,
+        env,
+        etc,
+        strict_journal: matches!(cfg.link_journal, LinkJournal::Host | LinkJournal::Guest),
     })
 }
 
-/// Run `cfg.command` inside the image and return its exit status (128 + signal when killed).
-/// `cancel` is the caller's SIGINT/SIGTERM flag: when it turns true, SIGTERM is sent to the
-/// container's init, which forwards it to the payload.
+/// Run the machine and return wharf's exit status:
+/// - PID 1 exited with N → N (133, reserved for restarts, becomes 1);
+/// - PID 1 killed by a signal (with `--as-pid2`: the command killed by one) → 255;
+/// - the machine powered off or halted (`reboot()` inside) → 0;
+/// - the machine rebooted → started again, or 133 with [`OnReboot::Exit`];
+/// - wharf got SIGINT/SIGTERM and had to kill the machine → 128 + that signal.
 ///
-/// Must be called while the process has a single thread.
+/// `cancel` is the caller's SIGINT/SIGTERM flag (checked before each start). Must be called
+/// while the process has a single thread (every start clones).
 pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
     let prep = prepare(cfg)?;
-    let (err_r, err_w) = process::pipe_cloexec().context("pipe")?;
+    let sigs = supervise::Signals::install()?;
+    let mut host = supervise::HostNotify::from_env();
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        let ended = start_once(cfg, &prep, &sigs, &mut host)?;
+        if let Some(sig) = ended.interrupted {
+            return Ok(128 + sig);
+        }
+        match ended.exit {
+            Exit::Code(EXIT_RESTART) => return Ok(1),
+            Exit::Code(c) => return Ok(c),
+            Exit::Signal(libc::SIGINT) => return Ok(0),
+            Exit::Signal(libc::SIGHUP) => match cfg.on_reboot {
+                OnReboot::Restart => continue,
+                OnReboot::Exit => return Ok(EXIT_RESTART),
+            },
+            Exit::Signal(_) => return Ok(255),
+        }
+    }
+}
+
+fn start_once(
+    cfg: &Config,
+    prep: &Prepared,
+    sigs: &supervise::Signals,
+    host: &mut supervise::HostNotify,
+) -> Result<supervise::Ended> {
+    let (chan_parent, chan_child) = wharf_sys::socket::seqpacket_pair().context("socketpair")?;
+    let notify = wharf_sys::socket::notify_socket().context("notify socket")?;
     let forked = ns::clone_into_namespaces(Namespaces {
         mount: true,
         pid: true,
@@ -177,27 +292,24 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
     .context("create namespaces")?;
     let pid = match forked {
         Forked::Child => {
-            drop(err_r);
-            setup::container_init(cfg, prep, err_w);
+            drop(chan_parent);
+            child::main(cfg, prep, chan_child, notify);
         }
         Forked::Parent(pid) => pid,
     };
-    drop(err_w);
-    drop(prep);
-    let mut msg = String::new();
-    let _ = std::fs::File::from(err_r).read_to_string(&mut msg);
-    if !msg.is_empty() {
-        let _ = process::wait_pid(pid);
-        bail!("{}", msg.trim_end());
-    }
-    std::thread::spawn(move || {
-        while !cancel.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = process::kill(pid, signal_hook::consts::SIGTERM);
-    });
-    let exit = process::wait_pid(pid).context("wait for the container")?;
-    Ok(exit.status())
+    drop(chan_child);
+    supervise::watch(
+        supervise::Watch {
+            pid,
+            chan: chan_parent,
+            notify: &notify,
+            console: prep.console,
+            kill_signal: cfg.effective_kill_signal(),
+            notify_ready: cfg.notify_ready,
+        },
+        sigs,
+        host,
+    )
 }
 
 #[cfg(test)]
@@ -220,24 +332,22 @@ mod tests {
     }
 
     #[test]
-    fn env_defaults_and_overrides() {
-        let cfg = Config {
-            setenv: vec![
-                parse_setenv("PATH=/x").unwrap(),
-                parse_setenv("A=b=c").unwrap(),
-            ],
-            ..Config::default()
-        };
-        let env = environment(&cfg);
-        assert!(env.contains(&("container".into(), "wharf".into())));
-        assert!(env.contains(&("PATH".into(), "/x".into())));
-        assert!(env.contains(&("A".into(), "b=c".into())));
-        assert_eq!(env.iter().filter(|(k, _)| k == "PATH").count(), 1);
-        assert!(parse_setenv("novalue").is_err());
+    fn default_caps_count() {
+        assert_eq!(DEFAULT_CAPS.count_ones(), 26);
     }
 
     #[test]
-    fn default_caps_count() {
-        assert_eq!(DEFAULT_CAPS.count_ones(), 26);
+    fn kill_signal_defaults() {
+        let boot = Config {
+            mode: StartMode::Boot,
+            ..Config::default()
+        };
+        assert_eq!(
+            boot.effective_kill_signal(),
+            Some(wharf_sys::signal::sigrtmin() + 3)
+        );
+        assert_eq!(Config::default().effective_kill_signal(), None);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert!(parse_signal("SIGFOO").is_err());
     }
 }

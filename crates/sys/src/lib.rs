@@ -15,7 +15,11 @@
 //! - [`ns`]: namespaces (`clone` into new namespaces), hostname.
 //! - [`mount`]: mount, bind, remount, propagation, `pivot_root`, detach, `mknod`.
 //! - [`caps`]: capability bounding set.
-//! - [`process`]: waiting for children, signals, pipes.
+//! - [`process`]: waiting for children, signals, pipes, fork/exec, user switch, reboot,
+//!   rewriting the visible environment.
+//! - [`signal`]: signal masks, synchronous waits, names.
+//! - [`pty`]: pseudo-terminals, raw mode, window size.
+//! - [`socket`]: SCM_RIGHTS channel, sd_notify socket with credentials.
 
 pub mod blkdev;
 pub mod btrfs;
@@ -26,3 +30,6 @@ pub mod lock;
 pub mod mount;
 pub mod ns;
 pub mod process;
+pub mod pty;
+pub mod signal;
+pub mod socket;

@@ -1,9 +1,13 @@
-//! `wharf run`: a command inside an image (see wharf-launcher).
+//! `wharf run` and `wharf boot`: a command or an init system inside an image (see
+//! wharf-launcher).
 
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use wharf_launcher::{parse_setenv, Bind, Config};
+use wharf_launcher::{
+    parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot,
+    ResolvConf, StartMode, Timezone,
+};
 
 use super::Ctx;
 use crate::args::RunArgs;
@@ -50,6 +54,28 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         .iter()
         .map(|s| parse_setenv(s))
         .collect::<Result<Vec<_>>>()?;
+    let mode = if a.boot {
+        StartMode::Boot
+    } else if a.as_pid2 {
+        StartMode::Pid2
+    } else {
+        StartMode::Pid1
+    };
+    let on_reboot = match a.on_reboot.as_str() {
+        "restart" => OnReboot::Restart,
+        "exit" => OnReboot::Exit,
+        other => bail!("invalid --on-reboot={other:?}: use restart or exit"),
+    };
+    let console = match (&a.console, a.pipe) {
+        (_, true) => ConsoleMode::Pipe,
+        (Some(c), _) => ConsoleMode::parse(c)?,
+        (None, false) => ConsoleMode::Autopipe,
+    };
+    let link_journal = if a.j {
+        LinkJournal::TryGuest
+    } else {
+        LinkJournal::parse(&a.link_journal)?
+    };
     let cfg = Config {
         root,
         machine,
@@ -60,6 +86,16 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         binds,
         tmpfs: a.tmpfs,
         command: a.command,
+        mode,
+        kill_signal: a.kill_signal.as_deref().map(parse_signal).transpose()?,
+        on_reboot,
+        console,
+        uuid: a.uuid.as_deref().map(Id128::parse).transpose()?,
+        user: a.user,
+        notify_ready: a.notify_ready,
+        resolv_conf: ResolvConf::parse(&a.resolv_conf)?,
+        timezone: Timezone::parse(&a.timezone)?,
+        link_journal,
     };
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
     std::process::exit(status);
