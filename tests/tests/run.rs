@@ -19,7 +19,10 @@ fn exit_status_is_the_payloads() {
     assert_eq!(run_deb(&s, &["sh", "-c", "exit 133"]).code, Some(1));
     // A payload killed by a signal: 255 (nspawn's stub init), with --as-pid2 where the
     // payload is not PID 1 (PID 1 cannot be killed from inside its namespace).
-    assert_eq!(run_deb(&s, &["-a", "sh", "-c", "kill -9 $$"]).code, Some(255));
+    assert_eq!(
+        run_deb(&s, &["-a", "sh", "-c", "kill -9 $$"]).code,
+        Some(255)
+    );
     assert_eq!(run_deb(&s, &["-a", "sh", "-c", "exit 7"]).code, Some(7));
     // Options after the command belong to the command.
     let r = run_deb(&s, &["echo", "-n", "--read-only", "-E"]);
@@ -48,7 +51,11 @@ fn hostname_pid_and_namespaces() {
         "deb\n"
     );
     // The command is PID 1 and no host process is visible.
-    let out = sh_deb(&s, &[], "cat /proc/1/comm; echo $$; ls /proc | grep -c '^[0-9]'");
+    let out = sh_deb(
+        &s,
+        &[],
+        "cat /proc/1/comm; echo $$; ls /proc | grep -c '^[0-9]'",
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[..2], ["sh", "1"], "{out}");
     assert!(lines[2].parse::<u32>().unwrap() < 10, "{out}");
@@ -250,7 +257,10 @@ fn environment_chdir_and_capabilities() {
         .collect();
     env.sort();
     // container_uuid is random (checked in run_boot.rs); TERM only reaches a pty console.
-    let uuid = env.iter().position(|l| l.starts_with("container_uuid=")).unwrap();
+    let uuid = env
+        .iter()
+        .position(|l| l.starts_with("container_uuid="))
+        .unwrap();
     env.remove(uuid);
     assert_eq!(
         env,
@@ -402,8 +412,20 @@ fn clean_errors() {
     // No command: a login shell (here reading an empty stdin).
     let r = run(&s.root, &["run", "-M", "deb"]);
     assert_eq!(r.code, Some(0), "{r:?}");
-    fails(&s.root, &["run", "-M", "deb", "--console=bad", "true"], "--console");
-    fails(&s.root, &["run", "-M", "deb", "--kill-signal=NOPE", "true"], "NOPE");
-    fails(&s.root, &["run", "-M", "deb", "--uuid=123", "true"], "machine ID");
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--console=bad", "true"],
+        "--console",
+    );
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--kill-signal=NOPE", "true"],
+        "NOPE",
+    );
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--uuid=123", "true"],
+        "machine ID",
+    );
     assert!(Path::new(&s.root).join("deb").is_dir());
 }

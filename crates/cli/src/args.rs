@@ -280,7 +280,7 @@ pub struct RunArgs {
     #[arg(short = 'P', long, conflicts_with = "console")]
     pub pipe: bool,
     /// Report readiness to the service manager only when the machine does (yes), or at once (no)
-    #[arg(long, value_name = "BOOL", value_parser = parse_bool, default_value = "no")]
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, default_value = "no", action = clap::ArgAction::Set)]
     pub notify_ready: bool,
     /// /etc/resolv.conf handling: off, copy-host, copy-static, copy-uplink, copy-stub,
     /// replace-*, bind-*, delete, auto

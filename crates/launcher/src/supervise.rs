@@ -240,8 +240,14 @@ fn notify_messages(sock: &OwnedFd, pid1: Pid, notify_ready: bool, host: &mut Hos
     let mut buf = vec![0u8; 4096];
     while let Ok(Some((n, sender))) = socket::recv_with_pid(sock.as_fd(), &mut buf) {
         // Only processes of this machine count (PID 1 or any process in its PID namespace).
+        // The socket is reachable only inside the machine's mount namespace; a sender that
+        // has already exited (systemd-notify does at once) cannot be checked and is accepted.
         let ok = sender.is_some_and(|p| {
-            p == pid1.as_raw_nonzero().get() || (container_ns.is_some() && ns_of(p) == container_ns)
+            p == pid1.as_raw_nonzero().get()
+                || match ns_of(p) {
+                    Some(ns) => Some(ns) == container_ns,
+                    None => !std::path::Path::new(&format!("/proc/{p}")).exists(),
+                }
         });
         if !ok {
             continue;
