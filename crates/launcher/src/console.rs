@@ -92,6 +92,7 @@ pub(crate) struct Forwarder {
     /// The master still delivers data (no EIO yet).
     pub master_open: bool,
     _raw: Option<pty::RawMode<io::Stdin>>,
+    _raw_out: Option<pty::RawMode<io::Stdout>>,
 }
 
 impl Forwarder {
@@ -99,6 +100,14 @@ impl Forwarder {
         let _ = pty::set_nonblocking(&master);
         let stdin = io::stdin();
         let interactive = mode == ConsoleMode::Interactive;
+        // A terminal on stdout must not turn the console's "\r\n" into "\r\r\n".
+        let forwards = matches!(mode, ConsoleMode::Interactive | ConsoleMode::ReadOnly);
+        let raw_out = if forwards && pty::is_tty(io::stdout()) {
+            pty::RawMode::enter_output(io::stdout()).ok()
+        } else {
+            None
+        };
+        // Saved after the output change, so dropping `_raw` then `_raw_out` restores all.
         // Raw mode only when we really read keys from a terminal.
         let raw = if interactive && pty::is_tty(&stdin) {
             pty::RawMode::enter(io::stdin()).ok()
@@ -109,8 +118,9 @@ impl Forwarder {
             master,
             mode,
             stdin_open: interactive,
-            master_open: matches!(mode, ConsoleMode::Interactive | ConsoleMode::ReadOnly),
+            master_open: forwards,
             _raw: raw,
+            _raw_out: raw_out,
         };
         f.resize();
         f

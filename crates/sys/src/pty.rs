@@ -69,6 +69,18 @@ impl<F: AsFd> RawMode<F> {
     }
 }
 
+impl<F: AsFd> RawMode<F> {
+    /// Turn off output post-processing only (`OPOST`: no `\n` → `\r\n`), for a terminal that
+    /// shows what another pty already processed (nspawn's forwarder does the same).
+    pub fn enter_output(fd: F) -> io::Result<Self> {
+        let saved = termios::tcgetattr(&fd)?;
+        let mut raw = saved.clone();
+        raw.output_modes.remove(termios::OutputModes::OPOST);
+        termios::tcsetattr(&fd, OptionalActions::Now, &raw)?;
+        Ok(RawMode { fd, saved })
+    }
+}
+
 impl<F: AsFd> Drop for RawMode<F> {
     fn drop(&mut self) {
         let _ = termios::tcsetattr(&self.fd, OptionalActions::Drain, &self.saved);
