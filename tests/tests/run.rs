@@ -408,7 +408,7 @@ fn clean_errors() {
         &["run", "-D", "/no/such/dir", "true"],
         "/no/such/dir",
     );
-    fails(&s.root, &["run", "true"], "-M NAME or -D DIR");
+    fails(&s.root, &["run", "true"], "-M NAME, -D DIR or -i FILE.raw");
     // No command: a login shell (here reading an empty stdin).
     let r = run(&s.root, &["run", "-M", "deb"]);
     assert_eq!(r.code, Some(0), "{r:?}");

@@ -224,8 +224,11 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Directory to use as the machine's root
-    #[arg(short = 'D', long, value_name = "DIR", conflicts_with = "machine")]
+    #[arg(short = 'D', long, value_name = "DIR", conflicts_with_all = ["machine", "image"])]
     pub directory: Option<PathBuf>,
+    /// Raw disk image to run (GPT with DPS partitions, or a single filesystem)
+    #[arg(short = 'i', long, value_name = "FILE", conflicts_with = "machine")]
+    pub image: Option<PathBuf>,
     /// Image from the store to run
     #[arg(short = 'M', long, value_name = "NAME")]
     pub machine: Option<String>,
@@ -241,15 +244,32 @@ pub struct RunArgs {
     /// Mount the root read-only
     #[arg(long)]
     pub read_only: bool,
-    /// Bind-mount a host path: SRC[:DST]
-    #[arg(long, value_name = "SRC[:DST]")]
+    /// Bind-mount a host path: SRC[:DST[:rbind|norbind]]
+    #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind: Vec<String>,
-    /// Bind-mount a host path read-only: SRC[:DST]
-    #[arg(long, value_name = "SRC[:DST]")]
+    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind]]
+    #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind_ro: Vec<String>,
-    /// Mount a tmpfs on DST
-    #[arg(long, value_name = "DST")]
-    pub tmpfs: Vec<PathBuf>,
+    /// Mount a tmpfs on PATH (OPTIONS default: mode=0755)
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Run on a throw-away snapshot (btrfs) or overlay of the image, removed on exit
+    #[arg(short = 'x', long)]
+    pub ephemeral: bool,
+    /// yes: tmpfs root with the image's /usr; state: tmpfs /var; overlay: overlayfs root with
+    /// changes on a tmpfs; no (default)
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "yes")]
+    pub volatile: Option<String>,
+    /// Overlay mount: LOWER1[:LOWER2…]:UPPER:DEST (+PATH = inside the machine; empty UPPER =
+    /// a temporary directory)
+    #[arg(long, value_name = "PATHS")]
+    pub overlay: Vec<String>,
+    /// Read-only overlay mount: LOWER1:LOWER2[:…]:DEST
+    #[arg(long, value_name = "PATHS")]
+    pub overlay_ro: Vec<String>,
+    /// Make a path inside the machine inaccessible
+    #[arg(long, value_name = "PATH")]
+    pub inaccessible: Vec<String>,
 
     // --- Process flow, console and identity ---
     /// Boot the image's init system (/usr/lib/systemd/systemd, /lib/systemd/systemd or

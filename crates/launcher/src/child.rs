@@ -20,6 +20,8 @@ pub(crate) const MSG_FDS: u8 = b'F';
 pub(crate) fn main(cfg: &Config, prep: &Prepared, chan: OwnedFd, notify: OwnedFd) -> ! {
     // Handlers inherited from wharf (SIGINT/SIGTERM flags, signal pipes) must not run here.
     let _ = signal::reset_all();
+    // The machine dies with wharf (its mounts, loop devices and snapshot go with it).
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
     let Err(e) = start(cfg, prep, &chan, notify);
     report(&chan, &e);
     std::process::exit(1);

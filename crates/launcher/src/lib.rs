@@ -19,6 +19,7 @@ mod etc;
 mod exec;
 mod identity;
 mod init;
+pub mod root;
 mod runhost;
 mod setup;
 mod supervise;
@@ -39,6 +40,7 @@ pub use etc::{LinkJournal, ResolvConf, Timezone};
 pub use exec::INITS;
 pub use identity::{parse_setenv, Id128, DEFAULT_PATH};
 pub use init::STUB_NAME;
+pub use root::{Overlay, Tmpfs, Volatile};
 pub use user::User;
 
 /// systemd-nspawn's default retained capability set (26 capabilities) as a bit mask.
@@ -54,16 +56,32 @@ pub struct Bind {
     pub src: PathBuf,
     pub dst: PathBuf,
     pub read_only: bool,
+    /// Include the mounts below `src` (`rbind`, the default); `norbind`: only `src`'s own.
+    pub recursive: bool,
 }
 
 impl Bind {
-    /// Parse `SRC[:DST]` (both absolute; DST defaults to SRC).
+    /// Parse `SRC[:DST[:OPTIONS]]` (both absolute; DST defaults to SRC; OPTIONS a comma list
+    /// of `rbind`, `norbind`; `idmap` and its variants are refused for now).
     pub fn parse(spec: &str, read_only: bool) -> Result<Bind> {
         let mut parts = spec.splitn(3, ':');
         let src = parts.next().unwrap_or_default();
         let dst = parts.next().filter(|d| !d.is_empty()).unwrap_or(src);
+        let mut recursive = true;
         if let Some(opts) = parts.next() {
-            bail!("bind mount options {opts:?} are not supported yet");
+            for o in opts.split(',').filter(|o| !o.is_empty()) {
+                match o {
+                    "rbind" => recursive = true,
+                    "norbind" => recursive = false,
+                    "noidmap" => {}
+                    "idmap" | "rootidmap" | "owneridmap" => bail!(
+                        "invalid bind mount {spec:?}: {o} needs user namespaces, which wharf does not support yet"
+                    ),
+                    other => bail!(
+                        "invalid bind mount {spec:?}: unknown option {other:?} (use rbind or norbind)"
+                    ),
+                }
+            }
         }
         for p in [src, dst] {
             if !p.starts_with('/') {
@@ -74,6 +92,7 @@ impl Bind {
             src: PathBuf::from(src),
             dst: PathBuf::from(dst),
             read_only,
+            recursive,
         })
     }
 }
@@ -115,8 +134,8 @@ pub struct Config {
     pub chdir: Option<PathBuf>,
     pub read_only: bool,
     pub binds: Vec<Bind>,
-    /// `--tmpfs` destinations.
-    pub tmpfs: Vec<PathBuf>,
+    /// `--tmpfs=PATH[:OPTIONS]`.
+    pub tmpfs: Vec<Tmpfs>,
     /// The command and its arguments (with `--boot`: the init system's arguments).
     pub command: Vec<OsString>,
 
@@ -138,6 +157,17 @@ pub struct Config {
     pub resolv_conf: ResolvConf,
     pub timezone: Timezone,
     pub link_journal: LinkJournal,
+
+    // --- Root and custom mounts (root/) ---
+    /// `root` is a raw disk image file (`-i`, or a `.raw` image of the store).
+    pub raw_image: bool,
+    /// `-x/--ephemeral`: run on a throw-away snapshot or overlay of the image.
+    pub ephemeral: bool,
+    pub volatile: Volatile,
+    /// `--overlay=`/`--overlay-ro=`.
+    pub overlays: Vec<Overlay>,
+    /// `--inaccessible=` paths.
+    pub inaccessible: Vec<PathBuf>,
 }
 
 impl Config {
@@ -171,6 +201,8 @@ pub(crate) struct Prepared {
     pub env: Vec<(String, String)>,
     pub etc: etc::Plan,
     pub strict_journal: bool,
+    /// What the child needs of the staged root (root/).
+    pub root: root::ChildPlan,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
@@ -237,6 +269,7 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
         env,
         etc,
         strict_journal: matches!(cfg.link_journal, LinkJournal::Host | LinkJournal::Guest),
+        root: root::ChildPlan::default(),
     })
 }
 
@@ -250,7 +283,11 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
 /// `cancel` is the caller's SIGINT/SIGTERM flag (checked before each start). Must be called
 /// while the process has a single thread (every start clones).
 pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
-    let prep = prepare(cfg)?;
+    // Raw images, --ephemeral, --volatile: mounted/snapshotted once, torn down on return.
+    let stage = root::Stage::new(cfg)?;
+    let cfg = &stage.cfg;
+    let mut prep = prepare(cfg)?;
+    prep.root = stage.plan.clone();
     let sigs = supervise::Signals::install()?;
     let mut host = supervise::HostNotify::from_env();
     loop {
@@ -323,12 +360,22 @@ mod tests {
             Bind {
                 src: "/a".into(),
                 dst: "/a".into(),
-                read_only: false
+                read_only: false,
+                recursive: true,
             }
         );
         assert_eq!(Bind::parse("/a:/b", true).unwrap().dst, Path::new("/b"));
         assert!(Bind::parse("a:/b", false).is_err());
         assert!(Bind::parse("/a:b", false).is_err());
+        assert!(!Bind::parse("/a:/b:norbind", false).unwrap().recursive);
+        assert!(Bind::parse("/a::rbind", false).unwrap().recursive);
+        assert_eq!(
+            Bind::parse("/a::norbind", false).unwrap().dst,
+            Path::new("/a")
+        );
+        let e = Bind::parse("/a:/b:idmap", false).unwrap_err().to_string();
+        assert!(e.contains("idmap"), "{e}");
+        assert!(Bind::parse("/a:/b:bogus", false).is_err());
     }
 
     #[test]

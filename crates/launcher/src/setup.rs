@@ -43,26 +43,11 @@ const NOSUID_NODEV: Flags = Flags {
 
 /// Build the whole mount table and pivot into the image. Returns the kmsg FIFO (for wharf).
 pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<OwnedFd> {
-    let root = &cfg.root;
     m::make_private_recursive(Path::new("/")).context("make mounts private")?;
-    m::bind(root, root, true).context("bind the image root")?;
-    if cfg.read_only {
-        m::remount_bind(
-            root,
-            Flags {
-                read_only: true,
-                ..Flags::default()
-            },
-        )
-        .context("remount the image root read-only")?;
-    }
-    // Bind sources are cloned now, while the host tree is still reachable; the detached copies
-    // are attached after pivot_root, where the destinations resolve inside the image.
-    let trees = cfg
-        .binds
-        .iter()
-        .map(|b| m::clone_tree(&b.src, true).with_context(|| format!("open {}", b.src.display())))
-        .collect::<Result<Vec<_>>>()?;
+    // The root (bind, recursive read-only, --volatile) and, before the pivot, the sources of
+    // the custom mounts while the host tree is still reachable (root/).
+    let root = &crate::root::enter(cfg, &prep.root)?;
+    let captured = crate::root::custom::capture(cfg, root)?;
     let etc_trees = crate::etc::capture(&prep.etc)?;
     std::env::set_current_dir(root).context("enter the image root")?;
     m::pivot_root(Path::new("."), Path::new(".")).context("pivot_root")?;
@@ -105,51 +90,7 @@ pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<O
     crate::runhost::seal()?;
 
     // Custom mounts, parents before children.
-    enum Custom<'a> {
-        Bind(&'a crate::Bind, &'a OwnedFd, bool),
-        Tmpfs(&'a Path),
-    }
-    let mut custom: Vec<(&Path, Custom)> = cfg
-        .binds
-        .iter()
-        .zip(&trees)
-        .zip(&prep.bind_dirs)
-        .map(|((b, fd), dir)| (b.dst.as_path(), Custom::Bind(b, fd, *dir)))
-        .chain(cfg.tmpfs.iter().map(|t| (t.as_path(), Custom::Tmpfs(t))))
-        .collect();
-    custom.sort_by(|a, b| a.0.cmp(b.0));
-    for (dst, c) in custom {
-        match c {
-            Custom::Bind(b, tree, is_dir) => {
-                if is_dir {
-                    mkdir(dst)?;
-                } else if !dst.exists() {
-                    if let Some(parent) = dst.parent() {
-                        mkdir(parent)?;
-                    }
-                    fs::File::create(dst)
-                        .with_context(|| format!("create mount point {}", dst.display()))?;
-                }
-                m::attach_tree(tree, dst)
-                    .with_context(|| format!("bind {} on {}", b.src.display(), dst.display()))?;
-                if b.read_only {
-                    m::remount_bind(
-                        dst,
-                        Flags {
-                            read_only: true,
-                            ..Flags::default()
-                        },
-                    )
-                    .with_context(|| format!("remount {} ro", dst.display()))?;
-                }
-            }
-            Custom::Tmpfs(t) => {
-                mkdir(t)?;
-                m::mount_fs("tmpfs", t, NOSUID_NODEV, "mode=0755")
-                    .with_context(|| format!("mount tmpfs on {}", t.display()))?;
-            }
-        }
-    }
+    crate::root::custom::mount_all(cfg, prep, &captured)?;
 
     crate::etc::apply(&prep.etc, etc_trees, prep.strict_journal)?;
     wharf_sys::ns::set_hostname(&prep.hostname).context("set the hostname")?;

@@ -14,6 +14,8 @@
 //! - [`fs`]: small safe helpers (no-replace/exchange rename, confined open, syncfs, statfs magic).
 //! - [`ns`]: namespaces (`clone` into new namespaces), hostname.
 //! - [`mount`]: mount, bind, remount, propagation, `pivot_root`, detach, `mknod`.
+//! - [`loopdev`]: loop devices over byte ranges of a file (autoclear).
+//! - [`mountapi`]: a private mount namespace, recursive `mount_setattr`, detached overlayfs.
 //! - [`caps`]: capability bounding set.
 //! - [`process`]: waiting for children, signals, pipes, fork/exec, user switch, reboot,
 //!   rewriting the visible environment.
@@ -27,7 +29,9 @@ pub mod caps;
 pub mod fs;
 pub mod fsflags;
 pub mod lock;
+pub mod loopdev;
 pub mod mount;
+pub mod mountapi;
 pub mod ns;
 pub mod process;
 pub mod pty;
