@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use wharf_sys::btrfs;
 use wharf_sys::lock::{try_lock, LockKind};
 
-/// Name prefix of ephemeral snapshots (after `.#`); wharf-core's `clean` knows it too.
-pub const PREFIX: &str = "wharf-ephemeral-";
+/// Name prefix of ephemeral snapshots (after `.#`), shared with `wharf clean`.
+pub use wharf_core::store::EPHEMERAL_PREFIX as PREFIX;
 
 /// A running ephemeral snapshot; removed (with its lock file) on drop.
 #[derive(Debug)]
