@@ -145,6 +145,110 @@ mod tests {
         assert_eq!(esp_mountpoint(false, false, false), "efi");
     }
 
+    fn part(index: u32, ty: wharf_gpt::Guid, name: &str, attributes: u64) -> wharf_gpt::Partition {
+        wharf_gpt::Partition {
+            index,
+            type_guid: ty,
+            uuid: wharf_gpt::Guid::ZERO,
+            first_lba: u64::from(index) * 1000,
+            last_lba: u64::from(index) * 1000 + 999,
+            attributes,
+            name: name.into(),
+        }
+    }
+
+    fn table(partitions: Vec<wharf_gpt::Partition>) -> Table {
+        Table {
+            sector_size: 512,
+            disk_guid: wharf_gpt::Guid::ZERO,
+            first_usable: 34,
+            last_usable: 1 << 30,
+            partitions,
+            used_backup: false,
+        }
+    }
+
+    /// Every partition holds ext4, except those starting at `bad` (no known magic).
+    fn heads(bad: u64) -> impl FnMut(u64, u64) -> Result<Vec<u8>> {
+        move |offset, _| {
+            let mut h = vec![0u8; fstype::HEAD_BYTES];
+            if offset != bad {
+                h[0x438] = 0x53;
+                h[0x439] = 0xef;
+            }
+            Ok(h)
+        }
+    }
+
+    #[test]
+    fn dps_partitions_get_their_mount_points() {
+        use wharf_gpt::{type_guid, ATTR_NO_AUTO, ATTR_READ_ONLY, LINUX_GENERIC};
+        let x64 = |d| type_guid(d, Some(Arch::X86_64)).unwrap();
+        let shared = |d| type_guid(d, None).unwrap();
+        let t = table(vec![
+            part(1, shared(Designator::Esp), "esp", 0),
+            part(2, x64(Designator::Root), "os_1.0", 0),
+            part(3, x64(Designator::Root), "os_3.0", ATTR_NO_AUTO),
+            part(4, x64(Designator::Root), "os_2.0", 0),
+            part(5, shared(Designator::Home), "home", ATTR_READ_ONLY),
+            part(6, shared(Designator::Tmp), "tmp", 0),
+            part(7, shared(Designator::Swap), "swap", 0),
+            part(8, LINUX_GENERIC, "data", 0),
+            part(9, x64(Designator::Usr), "usr", ATTR_NO_AUTO),
+        ]);
+        let parts = plan_table(&t, Arch::X86_64, heads(u64::MAX)).unwrap();
+        let got: Vec<(&str, u32, &str, bool)> = parts
+            .iter()
+            .map(|p| {
+                (
+                    p.designator,
+                    p.index,
+                    p.mountpoint.to_str().unwrap(),
+                    p.read_only,
+                )
+            })
+            .collect();
+        // The highest usable version wins the root; no-auto, swap and generic data are left out.
+        assert_eq!(
+            got,
+            [
+                ("root", 4, "", false),
+                ("esp", 1, "efi", false),
+                ("home", 5, "home", true),
+                ("tmp", 6, "var/tmp", false),
+            ]
+        );
+        assert_eq!((parts[0].offset, parts[0].size), (4000 * 512, 1000 * 512));
+        // An unknown filesystem is a clear error naming the partition.
+        let err = plan_table(&t, Arch::X86_64, heads(5000 * 512)).unwrap_err();
+        assert!(format!("{err:#}").contains("partition 5 (home)"), "{err:#}");
+    }
+
+    #[test]
+    fn generic_root_fallback_and_missing_root() {
+        use wharf_gpt::LINUX_GENERIC;
+        let one = table(vec![part(1, LINUX_GENERIC, "data", 0)]);
+        let parts = plan_table(&one, Arch::X86_64, heads(u64::MAX)).unwrap();
+        assert_eq!((parts[0].designator, parts[0].index), ("root", 1));
+        let two = table(vec![
+            part(1, LINUX_GENERIC, "a", 0),
+            part(2, LINUX_GENERIC, "b", 0),
+        ]);
+        let err = plan_table(&two, Arch::X86_64, heads(u64::MAX)).unwrap_err();
+        assert!(
+            err.to_string().contains("no root partition for x86-64"),
+            "{err}"
+        );
+        // An arm64 root is no root on x86-64.
+        let arm = table(vec![part(
+            1,
+            wharf_gpt::type_guid(Designator::Root, Some(Arch::Arm64)).unwrap(),
+            "",
+            0,
+        )]);
+        assert!(plan_table(&arm, Arch::X86_64, heads(u64::MAX)).is_err());
+    }
+
     #[test]
     fn unpartitioned_and_garbage() {
         let mut ext4 = vec![0u8; 1 << 20];
