@@ -309,7 +309,7 @@ fn ephemeral_raw_and_directory_on_ext4_use_overlays() {
         temporaries(&s.root)
     );
     assert!(host_mounts_with("wharf/stage").is_empty());
-    // Two ephemeral machines of one image at once get different names.
+    // Every ephemeral run gets a new name.
     let a = sh_deb(&s, &["-x"], "hostname");
     assert_ne!(a.trim(), lines[0]);
 
