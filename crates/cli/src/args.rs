@@ -240,6 +240,18 @@ pub struct RunArgs {
     /// Mount a tmpfs on DST
     #[arg(long, value_name = "DST")]
     pub tmpfs: Vec<PathBuf>,
+    /// Keep these capabilities in addition to the default set (names or `all`)
+    #[arg(long, value_name = "CAP[,CAP...]")]
+    pub capability: Vec<String>,
+    /// Drop these capabilities from the default set (names or `all`)
+    #[arg(long, value_name = "CAP[,CAP...]")]
+    pub drop_capability: Vec<String>,
+    /// Add system calls or @groups to the seccomp allow-list; with a leading ~, remove them
+    #[arg(long, value_name = "[~]NAME|@GROUP ...")]
+    pub system_call_filter: Vec<String>,
+    /// Set no_new_privs for the payload
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "no")]
+    pub no_new_privileges: bool,
     /// The command and its arguments
     #[arg(
         required = true,

@@ -13,6 +13,8 @@
 //! Setup errors and a command that cannot be executed are sent to `wharf` over a close-on-exec
 //! pipe and reported as one error line (exit status 1).
 
+pub mod caps;
+pub mod seccomp;
 mod setup;
 
 use std::ffi::OsString;
@@ -80,6 +82,12 @@ pub struct Config {
     pub tmpfs: Vec<PathBuf>,
     /// The command and its arguments.
     pub command: Vec<OsString>,
+    /// `--capability=` / `--drop-capability=`.
+    pub caps: caps::CapOptions,
+    /// `--system-call-filter=`.
+    pub syscall_filter: seccomp::SyscallFilter,
+    /// `--no-new-privileges=yes`: set no_new_privs after the capability drop.
+    pub no_new_privileges: bool,
 }
 
 /// Parse a `-E VAR=VALUE` assignment.
@@ -120,6 +128,10 @@ pub(crate) struct Prepared {
     pub bind_dirs: Vec<bool>,
     pub env: Vec<(String, String)>,
     pub hostname: String,
+    /// The capabilities the payload keeps (bounding, effective, permitted, inheritable).
+    pub caps: u64,
+    /// The seccomp program, built here and installed right before the payload starts.
+    pub seccomp: Vec<seccomp::SockFilter>,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
@@ -149,14 +161,28 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     if hostname.is_empty() || hostname.len() > 64 {
         bail!("invalid hostname {hostname:?}");
     }
+    let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
+    let host_bounding = wharf_sys::caps::bounding_set().context("read the bounding set")?;
+    let (caps, _) = caps::retained(cfg.caps, host_bounding, last_cap);
+    let seccomp = seccomp::program(seccomp::Abi::native(), caps, &cfg.syscall_filter);
     Ok(Prepared {
         os_release,
         devices,
-        last_cap: wharf_sys::caps::last_cap().context("read cap_last_cap")?,
+        last_cap,
         bind_dirs,
         env: environment(cfg),
         hostname,
+        caps,
+        seccomp,
     })
+}
+
+/// Warnings about `cfg` for the caller to show (e.g. requested capabilities the caller's
+/// bounding set lacks, which are left out).
+pub fn warnings(cfg: &Config) -> Vec<String> {
+    let host = wharf_sys::caps::bounding_set().unwrap_or(u64::MAX);
+    let last = wharf_sys::caps::last_cap().unwrap_or(63);
+    caps::retained(cfg.caps, host, last).1.into_iter().collect()
 }
 
 /// Run `cfg.command` inside the image and return its exit status (128 + signal when killed).

@@ -97,8 +97,12 @@ pub(crate) fn container_init(cfg: &Config, prep: Prepared, err_w: OwnedFd) -> ! 
 }
 
 fn spawn(cfg: &Config, prep: &Prepared) -> Result<Pid> {
-    wharf_sys::caps::restrict_bounding_set(crate::DEFAULT_CAPS, prep.last_cap)
-        .context("restrict the capability bounding set")?;
+    crate::caps::apply(
+        prep.caps,
+        prep.last_cap,
+        &prep.seccomp,
+        cfg.no_new_privileges,
+    )?;
     let argv0 = &cfg.command[0];
     let child = Command::new(argv0)
         .args(&cfg.command[1..])

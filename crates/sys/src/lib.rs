@@ -16,6 +16,7 @@
 //! - [`mount`]: mount, bind, remount, propagation, `pivot_root`, detach, `mknod`.
 //! - [`caps`]: capability bounding set.
 //! - [`process`]: waiting for children, signals, pipes.
+//! - [`seccomp`]: installing a seccomp BPF filter, `no_new_privs`.
 
 pub mod blkdev;
 pub mod btrfs;
@@ -26,3 +27,4 @@ pub mod lock;
 pub mod mount;
 pub mod ns;
 pub mod process;
+pub mod seccomp;

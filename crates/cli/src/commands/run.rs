@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use wharf_launcher::caps::{parse_list, CapOptions};
+use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::{parse_setenv, Bind, Config};
 
 use super::Ctx;
@@ -50,6 +52,17 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         .iter()
         .map(|s| parse_setenv(s))
         .collect::<Result<Vec<_>>>()?;
+    let mut caps = CapOptions::default();
+    for c in &a.capability {
+        caps.add |= parse_list(c).with_context(|| format!("invalid --capability={c}"))?;
+    }
+    for c in &a.drop_capability {
+        caps.drop |= parse_list(c).with_context(|| format!("invalid --drop-capability={c}"))?;
+    }
+    let mut syscall_filter = SyscallFilter::default();
+    for f in &a.system_call_filter {
+        syscall_filter.add(f)?;
+    }
     let cfg = Config {
         root,
         machine,
@@ -60,7 +73,13 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         binds,
         tmpfs: a.tmpfs,
         command: a.command,
+        caps,
+        syscall_filter,
+        no_new_privileges: a.no_new_privileges,
     };
+    for w in wharf_launcher::warnings(&cfg) {
+        eprintln!("wharf: warning: {w}");
+    }
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
     std::process::exit(status);
 }
