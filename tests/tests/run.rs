@@ -6,62 +6,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use wharf_tests::fixtures::{Fs, TestStore};
-use wharf_tests::{debian, fails, ok, run, wharf, Run};
-
-/// A temporary store holding the Debian image "deb" (removed on drop, also on panic).
-fn store() -> TestStore {
-    let s = TestStore::new(Fs::Host, 0);
-    ok(
-        &s.root,
-        &["import-tar", debian::tarball().to_str().unwrap(), "deb"],
-    );
-    s
-}
-
-/// `wharf run -M deb <args…>`.
-fn run_deb(s: &TestStore, args: &[&str]) -> Run {
-    let mut full = vec!["run", "-M", "deb"];
-    full.extend_from_slice(args);
-    run(&s.root, &full)
-}
-
-/// `wharf run -M deb sh -c SCRIPT`, required to succeed; its stdout.
-fn sh_deb(s: &TestStore, opts: &[&str], script: &str) -> String {
-    let mut args = opts.to_vec();
-    args.extend_from_slice(&["sh", "-c", script]);
-    let r = run_deb(s, &args);
-    assert_eq!(r.code, Some(0), "{script}: {r:?}");
-    r.stdout
-}
-
-/// Host mounts whose line mentions `needle`.
-fn host_mounts_with(needle: &str) -> Vec<String> {
-    fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(needle))
-        .map(String::from)
-        .collect()
-}
-
-/// PIDs of host processes whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(cmd) = fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                out.push(format!("{name}: {cmd}"));
-            }
-        }
-    }
-    out
-}
+use wharf_tests::machine::{host_mounts_with, processes_with, run_deb, sh_deb, store};
+use wharf_tests::{fails, ok, run, wharf};
 
 #[test]
 fn exit_status_is_the_payloads() {

@@ -1,0 +1,91 @@
+//! Helpers for the `wharf run` tests: a store holding the Debian image, running commands in it,
+//! and looking at host mounts and processes.
+
+use std::fs;
+
+use crate::fixtures::{Fs, TestStore};
+use crate::{debian, ok, run, Run};
+
+/// A temporary store holding the Debian image "deb" (removed on drop, also on panic).
+pub fn store() -> TestStore {
+    store_named("deb")
+}
+
+/// A temporary store holding the Debian image as `name` (the machine name, so also the name of
+/// its cgroup).
+pub fn store_named(name: &str) -> TestStore {
+    let s = TestStore::new(Fs::Host, 0);
+    ok(
+        &s.root,
+        &["import-tar", debian::tarball().to_str().unwrap(), name],
+    );
+    s
+}
+
+/// `wharf run -M NAME <args…>`.
+pub fn run_in(s: &TestStore, name: &str, args: &[&str]) -> Run {
+    let mut full = vec!["run", "-M", name];
+    full.extend_from_slice(args);
+    run(&s.root, &full)
+}
+
+/// `wharf run -M deb <args…>`.
+pub fn run_deb(s: &TestStore, args: &[&str]) -> Run {
+    run_in(s, "deb", args)
+}
+
+/// `wharf run -M NAME <opts…> sh -c SCRIPT`, required to succeed; its stdout.
+pub fn sh_in(s: &TestStore, name: &str, opts: &[&str], script: &str) -> String {
+    let mut args = opts.to_vec();
+    args.extend_from_slice(&["sh", "-c", script]);
+    let r = run_in(s, name, &args);
+    assert_eq!(r.code, Some(0), "{script}: {r:?}");
+    r.stdout
+}
+
+/// `wharf run -M deb <opts…> sh -c SCRIPT`, required to succeed; its stdout.
+pub fn sh_deb(s: &TestStore, opts: &[&str], script: &str) -> String {
+    sh_in(s, "deb", opts, script)
+}
+
+/// Host mounts whose line mentions `needle`.
+pub fn host_mounts_with(needle: &str) -> Vec<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+/// PIDs of host processes whose command line contains `needle`.
+pub fn processes_with(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Ok(cmd) = fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(format!("{name}: {cmd}"));
+            }
+        }
+    }
+    out
+}
+
+/// A field of /proc/PID/status as hex (CapBnd:, CapEff:, …) or decimal (NoNewPrivs:, Seccomp:).
+pub fn status_field(status: &str, key: &str) -> u64 {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("{key} missing in {status}"));
+    let v = line.split_whitespace().nth(1).unwrap();
+    if key.starts_with("Cap") {
+        u64::from_str_radix(v, 16).unwrap()
+    } else {
+        v.parse().unwrap()
+    }
+}
