@@ -2,13 +2,18 @@
 //! no_new_privs, the machine's own cgroup with its device policy, resource properties and
 //! rlimits — all checked from inside a real Debian machine.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-use wharf_tests::fails;
+use rustix::process::{kill_process, Pid, Signal};
 use wharf_tests::fixtures::TestStore;
-use wharf_tests::machine::{run_deb, run_in, sh_deb, status_field, store, store_named};
+use wharf_tests::machine::{
+    processes_with, run_deb, run_in, sh_deb, sh_in, status_field, store, store_named,
+};
+use wharf_tests::{fails, wharf};
 
 /// tests/probe/probe.c built static (once per test binary): tries syscalls with harmless
 /// arguments and prints `NAME OK|ERRNO` for each.
@@ -233,5 +238,345 @@ fn capability_options() {
     );
     assert_eq!(status_field(&st, "Seccomp:"), 2);
     assert_eq!(status_field(&st, "CapEff:") & 1 << 21, 0);
-    let _ = (run_in, store_named);
+}
+
+/// Where wharf puts machine `name`'s cgroup2 directory on this host.
+fn v2_dir(name: &str) -> PathBuf {
+    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let unified = if mi
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some("/sys/fs/cgroup") && l.contains(" - cgroup2 "))
+    {
+        "/sys/fs/cgroup"
+    } else {
+        "/sys/fs/cgroup/unified"
+    };
+    if Path::new("/run/systemd/system").is_dir() {
+        Path::new(unified).join(format!("machine.slice/wharf-{name}.scope"))
+    } else {
+        Path::new(unified).join("wharf").join(name)
+    }
+}
+
+/// Hybrid hosts: machine `name`'s directory in v1 controller `ctrl` (None on pure cgroup2).
+fn v1_dir(ctrl: &str, name: &str) -> Option<PathBuf> {
+    let mount = Path::new("/sys/fs/cgroup").join(ctrl);
+    if !mount.join("cgroup.procs").exists() || mount.join("cgroup.controllers").exists() {
+        return None;
+    }
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let path = own
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, c, p) = (f.next()?, f.next()?, f.next()?);
+            c.split(',').any(|x| x == ctrl).then(|| p.to_string())
+        })
+        .unwrap();
+    Some(
+        mount
+            .join(path.trim_start_matches('/'))
+            .join("wharf")
+            .join(name),
+    )
+}
+
+fn hybrid() -> bool {
+    v1_dir("devices", "x").is_some()
+}
+
+/// Start `wharf run -M NAME <opts> sleep 876500` and wait until the machine's cgroup has it.
+fn start_sleeping(s: &TestStore, name: &str, opts: &[&str]) -> std::process::Child {
+    let mut args = vec!["run", "-M", name];
+    args.extend_from_slice(opts);
+    args.extend_from_slice(&["sleep", "876500"]);
+    let mut child = wharf(&s.root)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let procs = v2_dir(name).join("cgroup.procs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        // wharf's stub init and the payload.
+        let n = fs::read_to_string(&procs).map_or(0, |p| p.lines().count());
+        if n >= 2 && !processes_with("sleep 876500").is_empty() {
+            return child;
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("wharf ended early: {st:?}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "machine never showed up in {}",
+            procs.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn stop(mut child: std::process::Child) {
+    kill_process(Pid::from_child(&child), Signal::TERM).unwrap();
+    child.wait().unwrap();
+}
+
+fn assert_removed(name: &str) {
+    assert!(
+        !v2_dir(name).exists(),
+        "{} left behind",
+        v2_dir(name).display()
+    );
+    for ctrl in ["devices", "memory", "pids", "cpu"] {
+        if let Some(d) = v1_dir(ctrl, name) {
+            assert!(!d.exists(), "{} left behind", d.display());
+        }
+    }
+}
+
+#[test]
+fn own_cgroup_namespace_and_writable_cgroup2() {
+    let s = store_named("sec-cgns");
+    let out = sh_in(
+        &s,
+        "sec-cgns",
+        &[],
+        "grep '^0::' /proc/self/cgroup; \
+         grep ' /sys/fs/cgroup ' /proc/self/mountinfo | sed 's/.* - //'; \
+         grep -c ' /sys/fs/cgroup/' /proc/self/mountinfo; \
+         mkdir /sys/fs/cgroup/sub && echo $$ > /sys/fs/cgroup/sub/cgroup.procs && \
+         grep '^0::' /proc/self/cgroup; \
+         ls /sys/fs/cgroup | grep -c -e wharf -e payload -e process_api -e sec-cgns; true",
+    );
+    assert_eq!(out, "0::/\ncgroup2 cgroup2 rw\n0\n0::/sub\n0\n", "{out}");
+    // The host sees the machine in its own cgroup; everything is gone after the exit, also the
+    // child cgroup made inside.
+    let child = start_sleeping(&s, "sec-cgns", &[]);
+    if let Some(d) = v1_dir("devices", "sec-cgns") {
+        let list = fs::read_to_string(d.join("devices.list")).unwrap();
+        assert!(list.lines().any(|l| l == "c 1:3 rwm"), "{list}");
+        assert!(
+            !list
+                .lines()
+                .any(|l| l.starts_with("b ") || l.starts_with("a ")),
+            "{list}"
+        );
+    }
+    stop(child);
+    assert_removed("sec-cgns");
+}
+
+/// Block devices can be neither created nor opened; only the expected character devices can.
+fn check_device_policy(name: &str, env: Option<(&str, &str)>) {
+    let s = store_named(name);
+    let blk = "/dev/loop0";
+    assert!(
+        Path::new(blk).exists(),
+        "{blk} is needed for this test (modprobe loop)"
+    );
+    let mut cmd = wharf(&s.root);
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    let r = cmd
+        .args([
+            "run",
+            "-M",
+            name,
+            &format!("--bind={blk}:/root/blk"),
+            "--bind-ro=/dev/loop-control:/root/lc",
+            "sh",
+            "-c",
+            "mknod /dev/b b 7 0 || echo mknod-block-refused; \
+             mknod /dev/k c 1 11 || echo mknod-kmsg-refused; \
+             mknod /dev/n c 1 3 && echo mknod-null-ok; \
+             head -c1 /root/blk || echo open-block-refused; \
+             (exec 3</root/lc) && echo bound-char-ok; \
+             echo x > /dev/null && head -c1 /dev/zero | wc -c",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&r.stdout);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(
+        out,
+        "mknod-block-refused\nmknod-kmsg-refused\nmknod-null-ok\nopen-block-refused\nbound-char-ok\n1\n",
+        "{err}"
+    );
+    assert_eq!(err.matches("Operation not permitted").count(), 3, "{err}");
+    assert_removed(name);
+}
+
+#[test]
+fn device_policy() {
+    check_device_policy("sec-dev", None);
+}
+
+#[test]
+fn device_policy_by_bpf_on_cgroup2() {
+    // The cgroup2-only code path (a BPF_PROG_TYPE_CGROUP_DEVICE program on the machine's cgroup):
+    // forced on a hybrid host; the only path on a pure cgroup2 host.
+    check_device_policy("sec-devbpf", Some(("WHARF_CGROUP_LAYOUT", "unified")));
+}
+
+#[test]
+fn properties_limit_the_machine() {
+    let s = store_named("sec-prop");
+    // TasksMax: 30 background sleeps do not all start (dash gives up with "Cannot fork").
+    let script = "i=0; while [ $i -lt 30 ]; do sleep 30 & i=$((i+1)); done; echo started";
+    let r = run_in(
+        &s,
+        "sec-prop",
+        &["--property=TasksMax=20", "sh", "-c", script],
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("Cannot fork"), "{r:?}");
+    assert_eq!(sh_in(&s, "sec-prop", &[], script), "started\n");
+    let child = start_sleeping(
+        &s,
+        "sec-prop",
+        &[
+            "--property=MemoryMax=64M",
+            "--property=TasksMax=20",
+            "--property=CPUQuota=50%",
+        ],
+    );
+    let read =
+        |p: PathBuf| fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    if hybrid() {
+        let mem = v1_dir("memory", "sec-prop").unwrap();
+        assert_eq!(read(mem.join("memory.limit_in_bytes")).trim(), "67108864");
+        let pids = v1_dir("pids", "sec-prop").unwrap();
+        assert_eq!(read(pids.join("pids.max")).trim(), "20");
+        let cpu = v1_dir("cpu", "sec-prop").unwrap();
+        assert_eq!(read(cpu.join("cpu.cfs_quota_us")).trim(), "50000");
+        assert_eq!(read(cpu.join("cpu.cfs_period_us")).trim(), "100000");
+    } else {
+        let d = v2_dir("sec-prop");
+        assert_eq!(read(d.join("memory.max")).trim(), "67108864");
+        assert_eq!(read(d.join("pids.max")).trim(), "20");
+        assert_eq!(read(d.join("cpu.max")).trim(), "50000 100000");
+    }
+    stop(child);
+    assert_removed("sec-prop");
+    fails(
+        &s.root,
+        &["run", "-M", "sec-prop", "--property=CPUWeight=5", "true"],
+        "CPUWeight",
+    );
+}
+
+#[test]
+fn stale_cgroup_of_a_killed_wharf_is_removed() {
+    let s = store_named("sec-stale");
+    let child = start_sleeping(&s, "sec-stale", &[]);
+    kill_process(Pid::from_child(&child), Signal::KILL).unwrap();
+    let mut child = child;
+    child.wait().unwrap();
+    // The machine dies with wharf (parent-death signal); its cgroup stays behind.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_with("sleep 876500").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            processes_with("sleep 876500")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(v2_dir("sec-stale").exists());
+    // The next start of the machine removes it and runs in a fresh one.
+    let out = sh_in(&s, "sec-stale", &[], "grep '^0::' /proc/self/cgroup");
+    assert_eq!(out, "0::/\n");
+    assert_removed("sec-stale");
+}
+
+#[test]
+fn same_machine_twice_gets_two_cgroups() {
+    let s = store_named("sec-twice");
+    let first = start_sleeping(&s, "sec-twice", &[]);
+    let r = run_in(&s, "sec-twice", &["cat", "/proc/self/cgroup"]);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(v2_dir("sec-twice").exists());
+    stop(first);
+    assert_removed("sec-twice");
+    assert!(!v2_dir("sec-twice-2").exists());
+}
+
+#[test]
+fn rlimits_oom_affinity_and_personality() {
+    let s = store();
+    let limits = sh_deb(&s, &[], "cat /proc/self/limits");
+    let row = |text: &str, label: &str| -> (String, String) {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("{label} missing in {text}"));
+        let mut f = line[label.len()..].split_whitespace();
+        (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+    };
+    // nspawn's PID-1 defaults (the NOFILE hard limit is capped by the caller's without
+    // CAP_SYS_RESOURCE, as with nspawn).
+    let host_nofile_hard: u64 = row(
+        &fs::read_to_string("/proc/self/limits").unwrap(),
+        "Max open files",
+    )
+    .1
+    .parse()
+    .unwrap();
+    assert_eq!(row(&limits, "Max open files").0, "1024");
+    let hard: u64 = row(&limits, "Max open files").1.parse().unwrap();
+    assert!(
+        hard <= 524288 && hard >= host_nofile_hard.min(524288),
+        "{limits}"
+    );
+    assert_eq!(
+        row(&limits, "Max core file size"),
+        ("0".into(), "unlimited".into())
+    );
+    assert_eq!(
+        row(&limits, "Max stack size"),
+        ("8388608".into(), "unlimited".into())
+    );
+    assert_eq!(
+        row(&limits, "Max locked memory"),
+        ("8388608".into(), "8388608".into())
+    );
+    let pid1 = fs::read_to_string("/proc/1/limits").unwrap();
+    assert_eq!(row(&limits, "Max processes"), row(&pid1, "Max processes"));
+
+    let out = sh_deb(
+        &s,
+        &[
+            "--rlimit=NOFILE=512:1000",
+            "--rlimit=RLIMIT_CORE=infinity",
+            "--rlimit=nproc=300",
+            "--oom-score-adjust=250",
+            "--cpu-affinity=0",
+            "--personality=x86",
+        ],
+        "cat /proc/self/limits /proc/self/oom_score_adj; uname -m; \
+         grep Cpus_allowed_list /proc/self/status",
+    );
+    assert_eq!(row(&out, "Max open files"), ("512".into(), "1000".into()));
+    assert_eq!(
+        row(&out, "Max core file size"),
+        ("unlimited".into(), "unlimited".into())
+    );
+    assert_eq!(row(&out, "Max processes"), ("300".into(), "300".into()));
+    assert!(out.contains("\n250\ni686\n"), "{out}");
+    assert!(out.ends_with("Cpus_allowed_list:\t0\n"), "{out}");
+    assert_eq!(
+        sh_deb(&s, &["--personality=x86-64"], "uname -m"),
+        "x86_64\n"
+    );
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--rlimit=BOGUS=1", "true"],
+        "BOGUS",
+    );
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--personality=s390", "true"],
+        "s390",
+    );
 }

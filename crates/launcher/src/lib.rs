@@ -14,11 +14,14 @@
 //! pipe and reported as one error line (exit status 1).
 
 pub mod caps;
+pub mod cgroup;
+pub mod devices;
+pub mod limits;
 pub mod seccomp;
 mod setup;
 
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,6 +91,10 @@ pub struct Config {
     pub syscall_filter: seccomp::SyscallFilter,
     /// `--no-new-privileges=yes`: set no_new_privs after the capability drop.
     pub no_new_privileges: bool,
+    /// `--property=` cgroup limits.
+    pub properties: Vec<limits::Property>,
+    /// `--rlimit=`, `--oom-score-adjust=`, `--cpu-affinity=`, `--personality=`.
+    pub limits: limits::ProcessLimits,
 }
 
 /// Parse a `-E VAR=VALUE` assignment.
@@ -132,6 +139,8 @@ pub(crate) struct Prepared {
     pub caps: u64,
     /// The seccomp program, built here and installed right before the payload starts.
     pub seccomp: Vec<seccomp::SockFilter>,
+    /// Every resource limit of the payload (nspawn's defaults, then `--rlimit=`).
+    pub rlimits: Vec<limits::Rlimit1>,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
@@ -165,6 +174,17 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     let host_bounding = wharf_sys::caps::bounding_set().context("read the bounding set")?;
     let (caps, _) = caps::retained(cfg.caps, host_bounding, last_cap);
     let seccomp = seccomp::program(seccomp::Abi::native(), caps, &cfg.syscall_filter);
+    let pid1 = std::fs::read_to_string("/proc/1/limits").unwrap_or_default();
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024 * 1024);
+    let rlimits = limits::rlimits(
+        &cfg.limits.rlimits,
+        limits::host_pid1_limit(&pid1, "Max processes"),
+        limits::host_pid1_limit(&pid1, "Max pending signals"),
+        nr_open,
+    );
     Ok(Prepared {
         os_release,
         devices,
@@ -174,6 +194,7 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
         hostname,
         caps,
         seccomp,
+        rlimits,
     })
 }
 
@@ -192,23 +213,48 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
 /// Must be called while the process has a single thread.
 pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
     let prep = prepare(cfg)?;
+    let layout = cgroup::Layout::detect()?;
+    let mut cg = cgroup::MachineCgroup::create(
+        &layout,
+        &cgroup::Request {
+            machine: cfg.machine.clone(),
+            devices: devices::rules_for(&cfg.binds),
+            properties: cfg.properties.clone(),
+        },
+    )
+    .context("set up the machine's cgroup")?;
     let (err_r, err_w) = process::pipe_cloexec().context("pipe")?;
+    let (sync_r, sync_w) = process::pipe_cloexec().context("pipe")?;
+    // No CLONE_NEWCGROUP here: the child unshares it once it sits in the machine's cgroups.
     let forked = ns::clone_into_namespaces(Namespaces {
         mount: true,
         pid: true,
         uts: true,
         ipc: true,
-        cgroup: true,
+        cgroup: false,
     })
     .context("create namespaces")?;
     let pid = match forked {
         Forked::Child => {
             drop(err_r);
+            drop(sync_w);
+            cg.leave_in_child();
+            if let Err(e) = cgroup::enter_in_child(sync_r) {
+                let _ = std::fs::File::from(err_w).write_all(format!("{e:#}").as_bytes());
+                std::process::exit(1);
+            }
             setup::container_init(cfg, prep, err_w);
         }
         Forked::Parent(pid) => pid,
     };
+    drop(sync_r);
     drop(err_w);
+    if let Err(e) = cg.add_process(pid) {
+        let _ = process::kill(pid, signal_hook::consts::SIGKILL);
+        let _ = process::wait_pid(pid);
+        return Err(e.context("move the machine into its cgroup"));
+    }
+    let _ = std::fs::File::from(sync_w).write_all(&[1]);
     drop(prep);
     let mut msg = String::new();
     let _ = std::fs::File::from(err_r).read_to_string(&mut msg);

@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use wharf_sys::mount::{self as m, Flags};
@@ -69,16 +70,9 @@ pub(crate) fn container_init(cfg: &Config, prep: Prepared, err_w: OwnedFd) -> ! 
     let payload = match signals
         .context("install signal handlers")
         .and_then(|s| Ok((s, setup(cfg, &prep)?)))
-        .and_then(|(s, ())| Ok((s, spawn(cfg, &prep)?)))
+        .and_then(|(s, ())| spawn(cfg, &prep, s))
     {
-        Ok((mut signals, pid)) => {
-            std::thread::spawn(move || {
-                for sig in signals.forever() {
-                    let _ = process::kill(pid, sig);
-                }
-            });
-            pid
-        }
+        Ok(pid) => pid,
         Err(e) => {
             let _ = write!(err, "{e:#}");
             std::process::exit(1);
@@ -96,13 +90,31 @@ pub(crate) fn container_init(cfg: &Config, prep: Prepared, err_w: OwnedFd) -> ! 
     }
 }
 
-fn spawn(cfg: &Config, prep: &Prepared) -> Result<Pid> {
+fn spawn(
+    cfg: &Config,
+    prep: &Prepared,
+    mut signals: signal_hook::iterator::Signals,
+) -> Result<Pid> {
+    crate::limits::apply(&cfg.limits, &prep.rlimits)?;
     crate::caps::apply(
         prep.caps,
         prep.last_cap,
         &prep.seccomp,
         cfg.no_new_privileges,
     )?;
+    // The forwarding thread starts now: after the capability drop and the filter (a thread
+    // keeping more privileges than the payload could be hijacked through ptrace), and before
+    // the payload, which could otherwise use up a TasksMax= limit first. It waits for the PID.
+    let target = Arc::new(OnceLock::<Pid>::new());
+    let t = Arc::clone(&target);
+    std::thread::Builder::new()
+        .spawn(move || {
+            let pid = *t.wait();
+            for sig in signals.forever() {
+                let _ = process::kill(pid, sig);
+            }
+        })
+        .context("start the signal forwarding thread")?;
     let argv0 = &cfg.command[0];
     let child = Command::new(argv0)
         .args(&cfg.command[1..])
@@ -111,6 +123,7 @@ fn spawn(cfg: &Config, prep: &Prepared) -> Result<Pid> {
         .spawn()
         .with_context(|| format!("failed to execute {}", argv0.to_string_lossy()))?;
     let pid = Pid::from_raw(child.id() as i32).context("bad child pid")?;
+    let _ = target.set(pid);
     // The Child handle is dropped without waiting: the reaper loop waits for it.
     Ok(pid)
 }
@@ -175,6 +188,7 @@ fn setup(cfg: &Config, prep: &Prepared) -> Result<()> {
 
     mkdir(Path::new("/sys"))?;
     mount("sysfs", "/sys", RO, "")?;
+    crate::cgroup::mount_in_container()?;
 
     mkdir(Path::new("/run"))?;
     mount("tmpfs", "/run", NOSUID_NODEV, "mode=0755")?;

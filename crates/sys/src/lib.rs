@@ -12,13 +12,16 @@
 //! - [`lock`]: open-file-description (OFD) locks, compatible with systemd's image locks.
 //! - [`blkdev`]: block device size and read-only flag.
 //! - [`fs`]: small safe helpers (no-replace/exchange rename, confined open, syncfs, statfs magic).
-//! - [`ns`]: namespaces (`clone` into new namespaces), hostname.
+//! - [`ns`]: namespaces (`clone` into new namespaces, a new cgroup namespace), hostname,
+//!   parent-death signal.
 //! - [`mount`]: mount, bind, remount, propagation, `pivot_root`, detach, `mknod`.
 //! - [`caps`]: capability bounding set.
 //! - [`process`]: waiting for children, signals, pipes.
 //! - [`seccomp`]: installing a seccomp BPF filter, `no_new_privs`.
+//! - [`bpf`]: loading and attaching a cgroup device eBPF program.
 
 pub mod blkdev;
+pub mod bpf;
 pub mod btrfs;
 pub mod caps;
 pub mod fs;

@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::ReadOnly { name, value } => modify::read_only(&ctx, &name, value),
         Command::SetLimit { first, second } => modify::set_limit(&ctx, &first, second.as_deref()),
         Command::Clean { all } => modify::clean(&ctx, all),
-        Command::Run(a) => run::run(&ctx, a),
+        Command::Run(a) => run::run(&ctx, *a),
         Command::ImportTar {
             file,
             name,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use wharf_launcher::caps::{parse_list, CapOptions};
+use wharf_launcher::limits::{self, ProcessLimits};
 use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::{parse_setenv, Bind, Config};
 
@@ -76,6 +77,29 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         caps,
         syscall_filter,
         no_new_privileges: a.no_new_privileges,
+        properties: a
+            .property
+            .iter()
+            .map(|p| limits::Property::parse(p))
+            .collect::<Result<Vec<_>>>()?,
+        limits: ProcessLimits {
+            rlimits: a
+                .rlimit
+                .iter()
+                .map(|r| limits::parse_rlimit(r))
+                .collect::<Result<Vec<_>>>()?,
+            oom_score_adjust: a.oom_score_adjust,
+            cpu_affinity: a
+                .cpu_affinity
+                .as_deref()
+                .map(limits::parse_cpu_list)
+                .transpose()?,
+            personality: a
+                .personality
+                .as_deref()
+                .map(limits::parse_personality)
+                .transpose()?,
+        },
     };
     for w in wharf_launcher::warnings(&cfg) {
         eprintln!("wharf: warning: {w}");
