@@ -518,6 +518,68 @@ mod tests {
         assert!(!l.v1_devices());
     }
 
+    /// A MachineCgroup over plain directories standing in for cgroupfs (nothing is removed).
+    fn fake(v2: &Path, v1: Vec<(&'static str, PathBuf)>) -> MachineCgroup {
+        MachineCgroup {
+            leaf: "m".into(),
+            v2: v2.to_path_buf(),
+            v1,
+            lock: None,
+            owner: 0,
+        }
+    }
+
+    #[test]
+    fn properties_go_to_cgroup2_when_the_controller_is_there() {
+        let t = tempfile::tempdir().unwrap();
+        let v2 = t.path().join("v2");
+        fs::create_dir(&v2).unwrap();
+        for f in ["memory.max", "pids.max", "cpu.max"] {
+            fs::write(v2.join(f), "").unwrap();
+        }
+        let cg = fake(&v2, vec![]);
+        cg.apply_property(Property::MemoryMax(Some(1 << 26)))
+            .unwrap();
+        cg.apply_property(Property::TasksMax(Some(20))).unwrap();
+        cg.apply_property(Property::CpuQuota(50)).unwrap();
+        let read = |f: &str| fs::read_to_string(v2.join(f)).unwrap();
+        assert_eq!(read("memory.max"), "67108864");
+        assert_eq!(read("pids.max"), "20");
+        assert_eq!(read("cpu.max"), "50000 100000");
+    }
+
+    #[test]
+    fn properties_fall_back_to_v1_controllers() {
+        let t = tempfile::tempdir().unwrap();
+        let v2 = t.path().join("v2");
+        let cpu = t.path().join("cpu");
+        let mem = t.path().join("memory");
+        for d in [&v2, &cpu, &mem] {
+            fs::create_dir(d).unwrap();
+        }
+        for f in ["cpu.cfs_quota_us", "cpu.cfs_period_us"] {
+            fs::write(cpu.join(f), "").unwrap();
+        }
+        fs::write(mem.join("memory.limit_in_bytes"), "").unwrap();
+        let cg = fake(&v2, vec![("cpu", cpu.clone()), ("memory", mem.clone())]);
+        cg.apply_property(Property::CpuQuota(150)).unwrap();
+        cg.apply_property(Property::MemoryMax(None)).unwrap();
+        assert_eq!(
+            fs::read_to_string(cpu.join("cpu.cfs_quota_us")).unwrap(),
+            "150000"
+        );
+        assert_eq!(
+            fs::read_to_string(cpu.join("cpu.cfs_period_us")).unwrap(),
+            "100000"
+        );
+        assert_eq!(
+            fs::read_to_string(mem.join("memory.limit_in_bytes")).unwrap(),
+            "-1"
+        );
+        let e = cg.apply_property(Property::TasksMax(Some(5))).unwrap_err();
+        assert!(e.to_string().contains("pids controller"), "{e}");
+    }
+
     #[test]
     fn leaf_names() {
         assert_eq!(leaf_name("deb"), "deb");
