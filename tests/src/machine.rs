@@ -1,5 +1,5 @@
 //! Helpers for the `wharf run`/`wharf boot` tests: a temporary store holding the Debian image,
-//! running commands in it, and looking for leftovers on the host.
+//! running commands in it, reading /proc status fields, and looking for leftovers on the host.
 
 use std::fs;
 use std::path::Path;
@@ -11,28 +11,43 @@ use crate::{debian, ok, run, Run};
 
 /// A temporary store holding the Debian image "deb" (removed on drop, also on panic).
 pub fn store() -> TestStore {
+    store_named("deb")
+}
+/// A temporary store holding the Debian image as `name` (the machine name, so also the name of
+/// its cgroup).
+pub fn store_named(name: &str) -> TestStore {
     let s = TestStore::new(Fs::Host, 0);
     ok(
         &s.root,
-        &["import-tar", debian::tarball().to_str().unwrap(), "deb"],
+        &["import-tar", debian::tarball().to_str().unwrap(), name],
     );
     s
 }
 
-/// `wharf run -M deb <args…>`.
-pub fn run_deb(s: &TestStore, args: &[&str]) -> Run {
-    let mut full = vec!["run", "-M", "deb"];
+/// `wharf run -M NAME <args…>`.
+pub fn run_in(s: &TestStore, name: &str, args: &[&str]) -> Run {
+    let mut full = vec!["run", "-M", name];
     full.extend_from_slice(args);
     run(&s.root, &full)
 }
 
-/// `wharf run -M deb <opts…> sh -c SCRIPT`, required to succeed; its stdout.
-pub fn sh_deb(s: &TestStore, opts: &[&str], script: &str) -> String {
+/// `wharf run -M deb <args…>`.
+pub fn run_deb(s: &TestStore, args: &[&str]) -> Run {
+    run_in(s, "deb", args)
+}
+
+/// `wharf run -M NAME <opts…> sh -c SCRIPT`, required to succeed; its stdout.
+pub fn sh_in(s: &TestStore, name: &str, opts: &[&str], script: &str) -> String {
     let mut args = opts.to_vec();
     args.extend_from_slice(&["sh", "-c", script]);
-    let r = run_deb(s, &args);
+    let r = run_in(s, name, &args);
     assert_eq!(r.code, Some(0), "{script}: {r:?}");
     r.stdout
+}
+
+/// `wharf run -M deb <opts…> sh -c SCRIPT`, required to succeed; its stdout.
+pub fn sh_deb(s: &TestStore, opts: &[&str], script: &str) -> String {
+    sh_in(s, "deb", opts, script)
 }
 
 /// Host mounts whose line mentions `needle`.
@@ -63,6 +78,19 @@ pub fn processes_with(needle: &str) -> Vec<String> {
     out
 }
 
+/// A field of /proc/PID/status as hex (CapBnd:, CapEff:, …) or decimal (NoNewPrivs:, Seccomp:).
+pub fn status_field(status: &str, key: &str) -> u64 {
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .unwrap_or_else(|| panic!("{key} missing in {status}"));
+    let v = line.split_whitespace().nth(1).unwrap();
+    if key.starts_with("Cap") {
+        u64::from_str_radix(v, 16).unwrap()
+    } else {
+        v.parse().unwrap()
+    }
+}
 /// A running `wharf` in its own process group, killed (the whole group, SIGKILL) on drop
 /// unless it was waited for: no machine outlives a failed test.
 pub struct Running {

@@ -447,9 +447,16 @@ const WAIT_BOOTED: &str = "systemctl is-system-running --wait > /var/tmp/state; 
 fn boot_reaches_multi_user_and_powers_off() {
     let s = store();
     let image = s.root.join("deb");
+    // (`%%` in a unit file is a literal `%`.)
     install_probe(
         &image,
-        &format!("{WAIT_BOOTED}; cat /proc/1/comm > /var/tmp/pid1; systemctl poweroff"),
+        &format!(
+            "{WAIT_BOOTED}; cat /proc/1/comm > /var/tmp/pid1; \
+             grep -E \"^(Seccomp|NoNewPrivs):\" /proc/1/status > /var/tmp/pid1-status; \
+             stat -f -c %%T /sys/fs/cgroup > /var/tmp/cgroupfs; \
+             (mknod /tmp/blk b 7 0 2>&1 || echo refused) > /var/tmp/mknod; \
+             systemctl poweroff"
+        ),
     );
     let console_log = s.scratch.join("console");
     let mut cmd = wharf(&s.root);
@@ -462,11 +469,18 @@ fn boot_reaches_multi_user_and_powers_off() {
     assert_eq!(read("state"), "running\n");
     assert_eq!(read("failed"), "", "failed units");
     assert_eq!(read("pid1"), "systemd\n");
+    // The init system runs under the seccomp filter (as with nspawn), in a writable cgroup2
+    // of its own, and block devices cannot be made.
+    assert_eq!(read("pid1-status"), "NoNewPrivs:\t0\nSeccomp:\t2\n");
+    assert_eq!(read("cgroupfs"), "cgroup2fs\n");
+    assert!(read("mknod").ends_with("Operation not permitted\nrefused\n"));
     let console = fs::read_to_string(&console_log).unwrap();
     assert!(
         console.contains("Welcome to") && console.contains("Debian"),
         "{console}"
     );
+    // Pure cgroup2 inside: nothing of the host's v1 hierarchies for systemd to migrate.
+    assert!(!console.contains("Failed to migrate"), "{console}");
 
     // Booting needs an OS tree.
     let bare = s.scratch.join("bare");
@@ -493,8 +507,10 @@ fn boot_reboot_restarts_in_process_or_exits_133() {
         &image,
         &format!(
             "{WAIT_BOOTED}; cat /proc/sys/kernel/random/boot_id >> /var/tmp/boots; \
+             ls /sys/fs/cgroup | grep -c leftover >> /var/tmp/leftovers; \
              if [ -e /var/tmp/rebooted ]; then systemctl poweroff; \
-             else touch /var/tmp/rebooted; systemctl reboot; fi"
+             else touch /var/tmp/rebooted; mkdir /sys/fs/cgroup/leftover; \
+             systemctl reboot; fi"
         ),
     );
     let mut cmd = wharf(&s.root);
@@ -505,6 +521,10 @@ fn boot_reboot_restarts_in_process_or_exits_133() {
     let ids: Vec<&str> = boots.lines().collect();
     assert_eq!(ids.len(), 2, "booted twice: {boots}");
     assert_ne!(ids[0], ids[1], "a new boot ID after the restart");
+    // The restart got a fresh machine cgroup: nothing the first boot made in it is left.
+    let leftovers = fs::read_to_string(image.join("var/tmp/leftovers")).unwrap();
+    assert_eq!(leftovers, "0\n0\n");
+    fs::remove_file(image.join("var/tmp/leftovers")).unwrap();
 
     // --on-reboot=exit leaves the restart to a supervisor: exit status 133.
     fs::remove_file(image.join("var/tmp/rebooted")).unwrap();

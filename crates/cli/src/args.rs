@@ -316,6 +316,35 @@ pub struct RunArgs {
     #[arg(short = 'j', conflicts_with = "link_journal")]
     pub j: bool,
 
+    // --- Security and resources ---
+    /// Keep these capabilities in addition to the default set (names or `all`)
+    #[arg(long, value_name = "CAP[,CAP...]")]
+    pub capability: Vec<String>,
+    /// Drop these capabilities from the default set (names or `all`)
+    #[arg(long, value_name = "CAP[,CAP...]")]
+    pub drop_capability: Vec<String>,
+    /// Add system calls or @groups to the seccomp allow-list; with a leading ~, remove them
+    #[arg(long, value_name = "[~]NAME|@GROUP ...")]
+    pub system_call_filter: Vec<String>,
+    /// Set a cgroup limit: MemoryMax=BYTES, TasksMax=N, CPUQuota=N% (or infinity)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub property: Vec<String>,
+    /// Set a resource limit: NAME=SOFT[:HARD] (e.g. NOFILE=4096:8192, CORE=infinity)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub rlimit: Vec<String>,
+    /// OOM score adjustment of the payload (-1000…1000)
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    pub oom_score_adjust: Option<i32>,
+    /// CPUs the payload may run on, e.g. 0,2-3
+    #[arg(long, value_name = "LIST")]
+    pub cpu_affinity: Option<String>,
+    /// Execution domain: x86 or x86-64 (arm or arm64 on aarch64)
+    #[arg(long, value_name = "ARCH")]
+    pub personality: Option<String>,
+    /// Set no_new_privs for the payload
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "no")]
+    pub no_new_privileges: bool,
+
     /// The command and its arguments (default: a login shell; with --boot: init arguments)
     #[arg(
         trailing_var_arg = true,

@@ -15,13 +15,17 @@ use crate::{console, exec, init, Config, Prepared, StartMode};
 /// Channel message tags.
 pub(crate) const MSG_ERROR: u8 = b'E';
 pub(crate) const MSG_FDS: u8 = b'F';
+/// wharf → child: PID 1 is in the machine's cgroups, go on.
+pub(crate) const MSG_GO: u8 = b'G';
 
 /// Entry point right after the clone. Never returns.
 pub(crate) fn main(cfg: &Config, prep: &Prepared, chan: OwnedFd, notify: OwnedFd) -> ! {
     // Handlers inherited from wharf (SIGINT/SIGTERM flags, signal pipes) must not run here.
     let _ = signal::reset_all();
-    // The machine dies with wharf (its mounts, loop devices and snapshot go with it).
-    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    if let Err(e) = crate::cgroup::enter_in_child(&chan, MSG_GO) {
+        report(&chan, &e);
+        std::process::exit(1);
+    }
     let Err(e) = start(cfg, prep, &chan, notify);
     report(&chan, &e);
     std::process::exit(1);
@@ -67,8 +71,21 @@ fn start(cfg: &Config, prep: &Prepared, chan: &OwnedFd, notify: OwnedFd) -> Resu
         .map(|u| u.shell.as_str())
         .or(prep.root_shell.as_deref());
     let prog = exec::program(cfg, shell, path_env)?;
-    wharf_sys::caps::restrict_bounding_set(crate::DEFAULT_CAPS, prep.last_cap)
-        .context("restrict the capability bounding set")?;
+    // Every start mode, and with --as-pid2 before the fork so the stub init is limited too (as
+    // nspawn's is): resource limits (the kernel's PID-1 defaults), then the capability sets with
+    // the seccomp filter, then no_new_privs. Nothing below needs a capability or syscall the
+    // payload may not have: the stub only forks, rewrites its own cmdline/environ
+    // (PR_SET_MM_MAP, no capability), waits for signals and calls reboot() (CAP_SYS_BOOT, kept
+    // unless dropped); the payload's user switch needs CAP_SETUID/CAP_SETGID (kept unless
+    // dropped, as with nspawn). The stub has no thread that could be starved by a TasksMax=
+    // limit: it waits for signals synchronously.
+    crate::limits::apply(&cfg.limits, &prep.rlimits)?;
+    crate::caps::apply(
+        prep.caps,
+        prep.last_cap,
+        &prep.seccomp,
+        cfg.no_new_privileges,
+    )?;
 
     if cfg.mode == StartMode::Pid2 {
         let sigs = init::signals();

@@ -89,8 +89,13 @@ pub(crate) struct Forwarder {
     mode: ConsoleMode,
     /// Stdin still open and forwarded.
     pub stdin_open: bool,
-    /// The master still delivers data (no EIO yet).
+    /// The console's output is forwarded (and not ended by an error other than EIO).
     pub master_open: bool,
+    /// The last read got EIO: no process has the console open right now. Not an end: an init
+    /// system closes and reopens (or vhangup()s) its console while it starts, so the master is
+    /// tried again a moment later instead of being polled (it would report POLLHUP at once).
+    /// nspawn's pty forwarder treats EIO the same way.
+    pub master_hup: bool,
     _raw: Option<pty::RawMode<io::Stdin>>,
     _raw_out: Option<pty::RawMode<io::Stdout>>,
 }
@@ -119,6 +124,7 @@ impl Forwarder {
             mode,
             stdin_open: interactive,
             master_open: forwards,
+            master_hup: false,
             _raw: raw,
             _raw_out: raw_out,
         };
@@ -135,7 +141,8 @@ impl Forwarder {
         }
     }
 
-    /// The master is readable: copy what is there to stdout. Returns false at EIO/EOF.
+    /// The master is readable (or hung up, see [`Forwarder::master_hup`]): copy what is there
+    /// to stdout. Returns false when forwarding ended (EOF, an error other than EIO).
     pub fn pump_out(&mut self) -> bool {
         let mut buf = [0u8; 16384];
         loop {
@@ -144,7 +151,12 @@ impl Forwarder {
                     self.master_open = false;
                     return false;
                 }
+                Err(rustix::io::Errno::IO) => {
+                    self.master_hup = true;
+                    return true;
+                }
                 Ok(n) => {
+                    self.master_hup = false;
                     if self.mode != ConsoleMode::Passive {
                         let mut out = io::stdout().lock();
                         let _ = out.write_all(&buf[..n]);

@@ -1,10 +1,13 @@
 //! wharf-launcher: run a command or boot an init system inside a machine image, isolated as
 //! systemd-nspawn does (see docs/launcher.md).
 //!
-//! Process layout: `wharf` clones a child into new mount, PID, UTS, IPC and cgroup namespaces
-//! ([`child`]). That child is PID 1 of the new PID namespace: it builds the mount table
-//! ([`setup`], [`runhost`], [`etc`]), allocates the console ([`console`]), restricts
-//! capabilities and then
+//! Process layout: `wharf` creates the machine's cgroup ([`cgroup`], with the device policy of
+//! [`devices`] and the `--property=` limits of [`limits`]) and clones a child into new mount,
+//! PID, UTS and IPC namespaces ([`child`]), moves it into that cgroup, and the child enters a
+//! new cgroup namespace rooted there. That child is PID 1 of the new PID namespace: it builds
+//! the mount table ([`setup`], [`runhost`], [`etc`]), allocates the console ([`console`]),
+//! applies the resource limits, the capability sets ([`caps`]), the seccomp filter
+//! ([`seccomp`]) and no_new_privs, and then
 //! - executes the command as PID 1 (default, nspawn without `-a`/`-b`),
 //! - forks the command as PID 2 and stays as a stub init ([`init`], `--as-pid2`), or
 //! - executes the image's init system (`--boot`).
@@ -13,14 +16,19 @@
 //! SIGINT/SIGTERM into the kill signal, and maps how PID 1 ended to its exit status — restarting
 //! the machine in-process when it rebooted.
 
+pub mod caps;
+pub mod cgroup;
 mod child;
 mod console;
+pub mod devices;
 mod etc;
 mod exec;
 mod identity;
 mod init;
+pub mod limits;
 pub mod root;
 mod runhost;
+pub mod seccomp;
 mod setup;
 mod supervise;
 mod user;
@@ -33,7 +41,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use wharf_sys::ns::{self, Forked, Namespaces};
-use wharf_sys::process::Exit;
+use wharf_sys::process::{self, Exit};
 
 pub use console::ConsoleMode;
 pub use etc::{LinkJournal, ResolvConf, Timezone};
@@ -168,6 +176,17 @@ pub struct Config {
     pub overlays: Vec<Overlay>,
     /// `--inaccessible=` paths.
     pub inaccessible: Vec<PathBuf>,
+    // --- Security and resources ---
+    /// `--capability=` / `--drop-capability=`.
+    pub caps: caps::CapOptions,
+    /// `--system-call-filter=`.
+    pub syscall_filter: seccomp::SyscallFilter,
+    /// `--no-new-privileges=yes`: set no_new_privs after the capability drop.
+    pub no_new_privileges: bool,
+    /// `--property=` cgroup limits.
+    pub properties: Vec<limits::Property>,
+    /// `--rlimit=`, `--oom-score-adjust=`, `--cpu-affinity=`, `--personality=`.
+    pub limits: limits::ProcessLimits,
 }
 
 impl Config {
@@ -203,6 +222,12 @@ pub(crate) struct Prepared {
     pub strict_journal: bool,
     /// What the child needs of the staged root (root/).
     pub root: root::ChildPlan,
+    /// The capabilities the payload keeps (bounding, effective, permitted, inheritable).
+    pub caps: u64,
+    /// The seccomp program, built here and installed right before the payload starts.
+    pub seccomp: Vec<seccomp::SockFilter>,
+    /// Every resource limit of the payload (nspawn's defaults, then `--rlimit=`).
+    pub rlimits: Vec<limits::Rlimit1>,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
@@ -256,10 +281,25 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     };
     let env = identity::environment(cfg, &id, term.as_deref(), &login);
     let etc = etc::plan(cfg, &id, cfg.read_only)?;
+    let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
+    let host_bounding = wharf_sys::caps::bounding_set().context("read the bounding set")?;
+    let (caps, _) = caps::retained(cfg.caps, host_bounding, last_cap);
+    let seccomp = seccomp::program(seccomp::Abi::native(), caps, &cfg.syscall_filter);
+    let pid1 = std::fs::read_to_string("/proc/1/limits").unwrap_or_default();
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024 * 1024);
+    let rlimits = limits::rlimits(
+        &cfg.limits.rlimits,
+        limits::host_pid1_limit(&pid1, "Max processes"),
+        limits::host_pid1_limit(&pid1, "Max pending signals"),
+        nr_open,
+    );
     Ok(Prepared {
         os_release,
         devices,
-        last_cap: wharf_sys::caps::last_cap().context("read cap_last_cap")?,
+        last_cap,
         bind_dirs,
         hostname,
         id,
@@ -270,7 +310,18 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
         etc,
         strict_journal: matches!(cfg.link_journal, LinkJournal::Host | LinkJournal::Guest),
         root: root::ChildPlan::default(),
+        caps,
+        seccomp,
+        rlimits,
     })
+}
+
+/// Warnings about `cfg` for the caller to show (e.g. requested capabilities the caller's
+/// bounding set lacks, which are left out).
+pub fn warnings(cfg: &Config) -> Vec<String> {
+    let host = wharf_sys::caps::bounding_set().unwrap_or(u64::MAX);
+    let last = wharf_sys::caps::last_cap().unwrap_or(63);
+    caps::retained(cfg.caps, host, last).1.into_iter().collect()
 }
 
 /// Run the machine and return wharf's exit status:
@@ -288,13 +339,31 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
     let cfg = &stage.cfg;
     let mut prep = prepare(cfg)?;
     prep.root = stage.plan.clone();
+    let layout = cgroup::Layout::detect()?;
+    // Named (and locked) once per run; a restart gets a fresh cgroup of the same name.
+    let mut cg = cgroup::MachineCgroup::create(
+        &layout,
+        &cgroup::Request {
+            machine: cfg.machine.clone(),
+            devices: devices::rules_for(&cfg.binds),
+            properties: cfg.properties.clone(),
+        },
+    )
+    .context("set up the machine's cgroup")?;
     let sigs = supervise::Signals::install()?;
     let mut host = supervise::HostNotify::from_env();
+    let mut first = true;
     loop {
         if cancel.load(Ordering::Relaxed) {
             bail!("interrupted");
         }
-        let ended = start_once(cfg, &prep, &sigs, &mut host)?;
+        if !std::mem::take(&mut first) {
+            // The old PID namespace is gone, but what its init left behind is not: sub-cgroups
+            // made inside, their device programs, counters of exited tasks.
+            cg.recreate()
+                .context("reset the machine's cgroup for the restart")?;
+        }
+        let ended = start_once(cfg, &prep, &mut cg, &sigs, &mut host)?;
         if let Some(sig) = ended.interrupted {
             return Ok(128 + sig);
         }
@@ -311,30 +380,43 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
     }
 }
 
+/// One start of the machine: clone PID 1, move it into the machine's cgroups, let it go on
+/// (it then enters its own cgroup namespace, see [`child::main`]) and supervise it.
 fn start_once(
     cfg: &Config,
     prep: &Prepared,
+    cg: &mut cgroup::MachineCgroup,
     sigs: &supervise::Signals,
     host: &mut supervise::HostNotify,
 ) -> Result<supervise::Ended> {
     let (chan_parent, chan_child) = wharf_sys::socket::seqpacket_pair().context("socketpair")?;
     let notify = wharf_sys::socket::notify_socket().context("notify socket")?;
+    // No CLONE_NEWCGROUP here: the child unshares it once it sits in the machine's cgroups, so
+    // that the namespace is rooted there.
     let forked = ns::clone_into_namespaces(Namespaces {
         mount: true,
         pid: true,
         uts: true,
         ipc: true,
-        cgroup: true,
+        cgroup: false,
     })
     .context("create namespaces")?;
     let pid = match forked {
         Forked::Child => {
             drop(chan_parent);
+            cg.leave_in_child();
             child::main(cfg, prep, chan_child, notify);
         }
         Forked::Parent(pid) => pid,
     };
     drop(chan_child);
+    if let Err(e) = cg.add_process(pid) {
+        let _ = process::kill(pid, libc::SIGKILL);
+        let _ = process::wait_pid(pid);
+        return Err(e.context("move the machine into its cgroup"));
+    }
+    // Go: the child waits for this before anything else.
+    let _ = wharf_sys::socket::send(&chan_parent, &[child::MSG_GO], &[]);
     supervise::watch(
         supervise::Watch {
             pid,

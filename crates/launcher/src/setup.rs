@@ -79,6 +79,7 @@ pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<O
     }
     mkdir(Path::new("/sys"))?;
     mount("sysfs", "/sys", RO, "")?;
+    crate::cgroup::mount_in_container()?;
 
     mkdir(Path::new("/run"))?;
     mount("tmpfs", "/run", NOSUID_NODEV, "mode=0755")?;

@@ -164,7 +164,9 @@ pub(crate) fn watch(w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> Resu
     let stdin = std::io::stdin();
     loop {
         let want_in = fwd.as_ref().is_some_and(|f| f.stdin_open);
-        let want_out = fwd.as_ref().is_some_and(|f| f.master_open);
+        let want_out = fwd.as_ref().is_some_and(|f| f.master_open && !f.master_hup);
+        // A hung-up console is retried every 20 ms until someone opens it again.
+        let retry_out = fwd.as_ref().is_some_and(|f| f.master_open && f.master_hup);
         let mut pfds = vec![
             PollFd::new(&pidfd, PollFlags::IN),
             PollFd::new(&sigs.int, PollFlags::IN),
@@ -178,13 +180,22 @@ pub(crate) fn watch(w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> Resu
         if want_in {
             pfds.push(PollFd::new(&stdin, PollFlags::IN));
         }
-        match rustix::event::poll(&mut pfds, None) {
+        let retry = rustix::event::Timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000_000,
+        };
+        match rustix::event::poll(&mut pfds, retry_out.then_some(&retry)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e).context("poll"),
         }
         let ready: Vec<bool> = pfds.iter().map(|p| !p.revents().is_empty()).collect();
         drop(pfds);
         let mut i = 5;
+        if retry_out {
+            if let Some(f) = fwd.as_mut() {
+                f.pump_out();
+            }
+        }
         if want_out {
             if ready[i] {
                 if let Some(f) = fwd.as_mut() {

@@ -300,3 +300,15 @@ pub fn children_left() -> bool {
         }
     }
 }
+
+/// `personality(persona)`: the execution domain of the calling process (inherited by children
+/// and kept across exec), e.g. `PER_LINUX32` (8) so that `uname -m` reports a 32-bit machine.
+pub fn set_personality(persona: u32) -> io::Result<()> {
+    // SAFETY: personality(2) takes a plain integer and touches no memory of ours; it only
+    // changes a field of the calling task.
+    let r = unsafe { libc::personality(libc::c_ulong::from(persona)) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

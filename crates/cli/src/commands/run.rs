@@ -5,6 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{bail, Context, Result};
 use wharf_core::ImageType;
+use wharf_launcher::caps::{parse_list, CapOptions};
+use wharf_launcher::limits::{self, ProcessLimits};
+use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::{
     parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot, Overlay,
     ResolvConf, StartMode, Timezone, Tmpfs, Volatile,
@@ -114,6 +117,17 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     } else {
         LinkJournal::parse(&a.link_journal)?
     };
+    let mut caps = CapOptions::default();
+    for c in &a.capability {
+        caps.add |= parse_list(c).with_context(|| format!("invalid --capability={c}"))?;
+    }
+    for c in &a.drop_capability {
+        caps.drop |= parse_list(c).with_context(|| format!("invalid --drop-capability={c}"))?;
+    }
+    let mut syscall_filter = SyscallFilter::default();
+    for f in &a.system_call_filter {
+        syscall_filter.add(f)?;
+    }
     let cfg = Config {
         root,
         machine,
@@ -140,7 +154,36 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         volatile,
         overlays,
         inaccessible,
+        caps,
+        syscall_filter,
+        no_new_privileges: a.no_new_privileges,
+        properties: a
+            .property
+            .iter()
+            .map(|p| limits::Property::parse(p))
+            .collect::<Result<Vec<_>>>()?,
+        limits: ProcessLimits {
+            rlimits: a
+                .rlimit
+                .iter()
+                .map(|r| limits::parse_rlimit(r))
+                .collect::<Result<Vec<_>>>()?,
+            oom_score_adjust: a.oom_score_adjust,
+            cpu_affinity: a
+                .cpu_affinity
+                .as_deref()
+                .map(limits::parse_cpu_list)
+                .transpose()?,
+            personality: a
+                .personality
+                .as_deref()
+                .map(limits::parse_personality)
+                .transpose()?,
+        },
     };
+    for w in wharf_launcher::warnings(&cfg) {
+        eprintln!("wharf: warning: {w}");
+    }
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
     std::process::exit(status);
 }
