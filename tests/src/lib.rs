@@ -9,6 +9,7 @@ pub mod debian;
 pub mod fixtures;
 pub mod gpg;
 pub mod http_server;
+pub mod machine;
 pub mod oci;
 pub mod oci_layout;
 pub mod registry;

@@ -293,15 +293,28 @@ pub enum Command {
         all: bool,
     },
     /// Run a command inside an image in new namespaces (systemd-nspawn style)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Boot an image's init system (= run -b -M NAME); extra arguments go to the init
+    Boot {
+        name: String,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `wharf run` options (systemd-nspawn spellings).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Directory to use as the machine's root
-    #[arg(short = 'D', long, value_name = "DIR", conflicts_with = "machine")]
+    #[arg(short = 'D', long, value_name = "DIR", conflicts_with_all = ["machine", "image"])]
     pub directory: Option<PathBuf>,
+    /// Raw disk image to run (GPT with DPS partitions, or a single filesystem)
+    #[arg(short = 'i', long, value_name = "FILE", conflicts_with = "machine")]
+    pub image: Option<PathBuf>,
     /// Image from the store to run
     #[arg(short = 'M', long, value_name = "NAME")]
     pub machine: Option<String>,
@@ -317,18 +330,109 @@ pub struct RunArgs {
     /// Mount the root read-only
     #[arg(long)]
     pub read_only: bool,
-    /// Bind-mount a host path: SRC[:DST]
-    #[arg(long, value_name = "SRC[:DST]")]
+    /// Bind-mount a host path: SRC[:DST[:rbind|norbind]]
+    #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind: Vec<String>,
-    /// Bind-mount a host path read-only: SRC[:DST]
-    #[arg(long, value_name = "SRC[:DST]")]
+    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind]]
+    #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind_ro: Vec<String>,
-    /// Mount a tmpfs on DST
-    #[arg(long, value_name = "DST")]
-    pub tmpfs: Vec<PathBuf>,
-    /// The command and its arguments
+    /// Mount a tmpfs on PATH (OPTIONS default: mode=0755)
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+    /// Run on a throw-away snapshot (btrfs) or overlay of the image, removed on exit
+    #[arg(short = 'x', long)]
+    pub ephemeral: bool,
+    /// yes: tmpfs root with the image's /usr; state: tmpfs /var; overlay: overlayfs root with
+    /// changes on a tmpfs; no (default)
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "yes")]
+    pub volatile: Option<String>,
+    /// Overlay mount: LOWER1[:LOWER2…]:UPPER:DEST (+PATH = inside the machine; empty UPPER =
+    /// a temporary directory)
+    #[arg(long, value_name = "PATHS")]
+    pub overlay: Vec<String>,
+    /// Read-only overlay mount: LOWER1:LOWER2[:…]:DEST
+    #[arg(long, value_name = "PATHS")]
+    pub overlay_ro: Vec<String>,
+    /// Make a path inside the machine inaccessible
+    #[arg(long, value_name = "PATH")]
+    pub inaccessible: Vec<String>,
+
+    // --- Process flow, console and identity ---
+    /// Boot the image's init system (/usr/lib/systemd/systemd, /lib/systemd/systemd or
+    /// /sbin/init) as PID 1; the command line becomes its arguments
+    #[arg(short = 'b', long, conflicts_with = "as_pid2")]
+    pub boot: bool,
+    /// Run a stub init as PID 1 and the command as PID 2
+    #[arg(short = 'a', long)]
+    pub as_pid2: bool,
+    /// Run the command as this user (name or UID from the image's /etc/passwd)
+    #[arg(short = 'u', long, visible_alias = "uid", value_name = "USER")]
+    pub user: Option<String>,
+    /// Machine ID (32 hex digits or a UUID) when the image has none
+    #[arg(long, visible_alias = "machine-id", value_name = "ID")]
+    pub uuid: Option<String>,
+    /// Signal sent to PID 1 on the first SIGINT/SIGTERM (default: SIGRTMIN+3 with --boot;
+    /// otherwise the machine is killed at once)
+    #[arg(long, value_name = "SIGNAL")]
+    pub kill_signal: Option<String>,
+    /// What a reboot inside the machine does: restart it, or exit with status 133
+    #[arg(long, value_name = "restart|exit", default_value = "restart")]
+    pub on_reboot: String,
+    /// Console: interactive, read-only, passive, pipe or autopipe (default: autopipe =
+    /// interactive on a terminal, pipe otherwise)
+    #[arg(long, value_name = "MODE")]
+    pub console: Option<String>,
+    /// Same as --console=pipe
+    #[arg(short = 'P', long, conflicts_with = "console")]
+    pub pipe: bool,
+    /// Report readiness to the service manager only when the machine does (yes), or at once (no)
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, default_value = "no", action = clap::ArgAction::Set)]
+    pub notify_ready: bool,
+    /// /etc/resolv.conf handling: off, copy-host, copy-static, copy-uplink, copy-stub,
+    /// replace-*, bind-*, delete, auto
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub resolv_conf: String,
+    /// /etc/localtime handling: off, copy, bind, symlink, delete, auto
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub timezone: String,
+    /// Journal linking: no, host, try-host, guest, try-guest, auto
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    pub link_journal: String,
+    /// Same as --link-journal=try-guest
+    #[arg(short = 'j', conflicts_with = "link_journal")]
+    pub j: bool,
+
+    // --- Security and resources ---
+    /// Keep these capabilities in addition to the default set (names or `all`)
+    #[arg(long, value_name = "CAP[,CAP...]")]
+    pub capability: Vec<String>,
+    /// Drop these capabilities from the default set (names or `all`)
+    #[arg(long, value_name = "CAP[,CAP...]")]
+    pub drop_capability: Vec<String>,
+    /// Add system calls or @groups to the seccomp allow-list; with a leading ~, remove them
+    #[arg(long, value_name = "[~]NAME|@GROUP ...")]
+    pub system_call_filter: Vec<String>,
+    /// Set a cgroup limit: MemoryMax=BYTES, TasksMax=N, CPUQuota=N% (or infinity)
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub property: Vec<String>,
+    /// Set a resource limit: NAME=SOFT[:HARD] (e.g. NOFILE=4096:8192, CORE=infinity)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub rlimit: Vec<String>,
+    /// OOM score adjustment of the payload (-1000…1000)
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    pub oom_score_adjust: Option<i32>,
+    /// CPUs the payload may run on, e.g. 0,2-3
+    #[arg(long, value_name = "LIST")]
+    pub cpu_affinity: Option<String>,
+    /// Execution domain: x86 or x86-64 (arm or arm64 on aarch64)
+    #[arg(long, value_name = "ARCH")]
+    pub personality: Option<String>,
+    /// Set no_new_privs for the payload
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "no")]
+    pub no_new_privileges: bool,
+
+    /// The command and its arguments (default: a login shell; with --boot: init arguments)
     #[arg(
-        required = true,
         trailing_var_arg = true,
         allow_hyphen_values = true,
         value_name = "COMMAND"

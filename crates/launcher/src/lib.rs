@@ -1,37 +1,62 @@
-//! wharf-launcher: run a command inside a machine image, isolated as systemd-nspawn does.
+//! wharf-launcher: run a command or boot an init system inside a machine image, isolated as
+//! systemd-nspawn does (see docs/launcher.md).
 //!
-//! Process layout (nspawn's `--as-pid2` behaviour, always): `wharf` clones a child into new
-//! mount, PID, UTS, IPC and cgroup namespaces. That child is PID 1 of the new PID namespace: it
-//! builds the mount table, pivots into the image, restricts the capability bounding set, starts
-//! the payload (PID 2) and then acts as a minimal init — it reaps every zombie re-parented to it,
-//! forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to the payload and exits with the
-//! payload's status (128 + signal when the payload was killed). When it exits the kernel kills
-//! whatever is left in the namespace, so nothing outlives a run. A stub init is used instead of
-//! running the payload as PID 1 because ordinary commands neither reap orphans nor get default
-//! signal handling as PID 1 (SIGTERM/SIGINT would be ignored).
+//! Process layout: `wharf` creates the machine's cgroup ([`cgroup`], with the device policy of
+//! [`devices`] and the `--property=` limits of [`limits`]) and clones a child into new mount,
+//! PID, UTS and IPC namespaces ([`child`]), moves it into that cgroup, and the child enters a
+//! new cgroup namespace rooted there. That child is PID 1 of the new PID namespace: it builds
+//! the mount table ([`setup`], [`runhost`], [`etc`]), allocates the console ([`console`]),
+//! applies the resource limits, the capability sets ([`caps`]), the seccomp filter
+//! ([`seccomp`]) and no_new_privs, and then
+//! - executes the command as PID 1 (default, nspawn without `-a`/`-b`),
+//! - forks the command as PID 2 and stays as a stub init ([`init`], `--as-pid2`), or
+//! - executes the image's init system (`--boot`).
 //!
-//! Setup errors and a command that cannot be executed are sent to `wharf` over a close-on-exec
-//! pipe and reported as one error line (exit status 1).
+//! wharf meanwhile supervises ([`supervise`]): forwards the console, relays sd_notify, turns
+//! SIGINT/SIGTERM into the kill signal, and maps how PID 1 ended to its exit status — restarting
+//! the machine in-process when it rebooted.
 
+pub mod caps;
+pub mod cgroup;
+mod child;
+mod console;
+pub mod devices;
+mod etc;
+mod exec;
+mod identity;
+mod init;
+pub mod limits;
+pub mod root;
+mod runhost;
+pub mod seccomp;
 mod setup;
+mod supervise;
+mod user;
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use wharf_sys::ns::{self, Forked, Namespaces};
-use wharf_sys::process;
+use wharf_sys::process::{self, Exit};
+
+pub use console::ConsoleMode;
+pub use etc::{LinkJournal, ResolvConf, Timezone};
+pub use exec::INITS;
+pub use identity::{parse_setenv, Id128, DEFAULT_PATH};
+pub use init::STUB_NAME;
+pub use root::{Overlay, Tmpfs, Volatile};
+pub use user::User;
 
 /// systemd-nspawn's default retained capability set (26 capabilities) as a bit mask.
 pub const DEFAULT_CAPS: u64 = 0xfdec_afff;
 
-/// The PATH every payload starts with.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// Exit status reserved for "the machine asked to be restarted" (`--on-reboot=exit`), as
+/// nspawn's `EXIT_FORCE_RESTART`. A PID 1 that itself exits with 133 is reported as 1.
+pub const EXIT_RESTART: i32 = 133;
 
 /// A `--bind`/`--bind-ro` request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,16 +64,32 @@ pub struct Bind {
     pub src: PathBuf,
     pub dst: PathBuf,
     pub read_only: bool,
+    /// Include the mounts below `src` (`rbind`, the default); `norbind`: only `src`'s own.
+    pub recursive: bool,
 }
 
 impl Bind {
-    /// Parse `SRC[:DST]` (both absolute; DST defaults to SRC).
+    /// Parse `SRC[:DST[:OPTIONS]]` (both absolute; DST defaults to SRC; OPTIONS a comma list
+    /// of `rbind`, `norbind`; `idmap` and its variants are refused for now).
     pub fn parse(spec: &str, read_only: bool) -> Result<Bind> {
         let mut parts = spec.splitn(3, ':');
         let src = parts.next().unwrap_or_default();
         let dst = parts.next().filter(|d| !d.is_empty()).unwrap_or(src);
+        let mut recursive = true;
         if let Some(opts) = parts.next() {
-            bail!("bind mount options {opts:?} are not supported yet");
+            for o in opts.split(',').filter(|o| !o.is_empty()) {
+                match o {
+                    "rbind" => recursive = true,
+                    "norbind" => recursive = false,
+                    "noidmap" => {}
+                    "idmap" | "rootidmap" | "owneridmap" => bail!(
+                        "invalid bind mount {spec:?}: {o} needs user namespaces, which wharf does not support yet"
+                    ),
+                    other => bail!(
+                        "invalid bind mount {spec:?}: unknown option {other:?} (use rbind or norbind)"
+                    ),
+                }
+            }
         }
         for p in [src, dst] {
             if !p.starts_with('/') {
@@ -59,8 +100,33 @@ impl Bind {
             src: PathBuf::from(src),
             dst: PathBuf::from(dst),
             read_only,
+            recursive,
         })
     }
+}
+
+/// How the machine starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartMode {
+    /// The command is PID 1 (nspawn's default).
+    #[default]
+    Pid1,
+    /// `-a/--as-pid2`: a stub init is PID 1, the command PID 2.
+    Pid2,
+    /// `-b/--boot`: the image's init system is PID 1; the command line are its arguments.
+    Boot,
+}
+
+/// `--on-reboot=`: what a `reboot()` inside the machine does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnReboot {
+    /// Tear the machine down and start it again in the same wharf process (nspawn without
+    /// `--keep-unit`).
+    #[default]
+    Restart,
+    /// Exit with [`EXIT_RESTART`] (133) and leave the restart to a supervisor (nspawn with
+    /// `--keep-unit`, whose unit has `RestartForceExitStatus=133`).
+    Exit,
 }
 
 /// Everything a run needs.
@@ -76,41 +142,67 @@ pub struct Config {
     pub chdir: Option<PathBuf>,
     pub read_only: bool,
     pub binds: Vec<Bind>,
-    /// `--tmpfs` destinations.
-    pub tmpfs: Vec<PathBuf>,
-    /// The command and its arguments.
+    /// `--tmpfs=PATH[:OPTIONS]`.
+    pub tmpfs: Vec<Tmpfs>,
+    /// The command and its arguments (with `--boot`: the init system's arguments).
     pub command: Vec<OsString>,
+
+    // --- Process flow, console and identity ---
+    /// PID 1 = command, stub init, or the image's init system.
+    pub mode: StartMode,
+    /// Sent to PID 1 on the first SIGINT/SIGTERM to wharf (`--kill-signal=`; default
+    /// SIGRTMIN+3 with `--boot`, none otherwise: wharf then kills the machine at once).
+    pub kill_signal: Option<i32>,
+    pub on_reboot: OnReboot,
+    pub console: ConsoleMode,
+    /// `--uuid=`/`--machine-id=` (used when the image has no machine ID of its own).
+    pub uuid: Option<Id128>,
+    /// `-u/--user=`: a name or UID from the image's /etc/passwd.
+    pub user: Option<String>,
+    /// `--notify-ready=yes`: report READY=1 to wharf's service manager only when the machine
+    /// does, instead of right after the start.
+    pub notify_ready: bool,
+    pub resolv_conf: ResolvConf,
+    pub timezone: Timezone,
+    pub link_journal: LinkJournal,
+
+    // --- Root and custom mounts (root/) ---
+    /// `root` is a raw disk image file (`-i`, or a `.raw` image of the store).
+    pub raw_image: bool,
+    /// `-x/--ephemeral`: run on a throw-away snapshot or overlay of the image.
+    pub ephemeral: bool,
+    pub volatile: Volatile,
+    /// `--overlay=`/`--overlay-ro=`.
+    pub overlays: Vec<Overlay>,
+    /// `--inaccessible=` paths.
+    pub inaccessible: Vec<PathBuf>,
+    // --- Security and resources ---
+    /// `--capability=` / `--drop-capability=`.
+    pub caps: caps::CapOptions,
+    /// `--system-call-filter=`.
+    pub syscall_filter: seccomp::SyscallFilter,
+    /// `--no-new-privileges=yes`: set no_new_privs after the capability drop.
+    pub no_new_privileges: bool,
+    /// `--property=` cgroup limits.
+    pub properties: Vec<limits::Property>,
+    /// `--rlimit=`, `--oom-score-adjust=`, `--cpu-affinity=`, `--personality=`.
+    pub limits: limits::ProcessLimits,
 }
 
-/// Parse a `-E VAR=VALUE` assignment.
-pub fn parse_setenv(s: &str) -> Result<(String, String)> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() && !k.contains('\0') && !v.contains('\0') => {
-            Ok((k.to_string(), v.to_string()))
-        }
-        _ => bail!("invalid environment assignment {s:?}: expected VAR=VALUE"),
+impl Config {
+    /// The kill signal in effect: `--kill-signal`, else SIGRTMIN+3 when booting.
+    pub fn effective_kill_signal(&self) -> Option<i32> {
+        self.kill_signal
+            .or_else(|| (self.mode == StartMode::Boot).then(|| wharf_sys::signal::sigrtmin() + 3))
     }
 }
 
-/// The payload's environment: `container=wharf`, `PATH`, `HOME`, `TERM` (from the caller, if
-/// set), then `-E` values. Nothing else of the caller's environment.
-pub fn environment(cfg: &Config) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = vec![
-        ("container".into(), "wharf".into()),
-        ("PATH".into(), DEFAULT_PATH.into()),
-        ("HOME".into(), "/root".into()),
-    ];
-    if let Ok(term) = std::env::var("TERM") {
-        env.push(("TERM".into(), term));
-    }
-    for (k, v) in &cfg.setenv {
-        env.retain(|(ek, _)| ek != k);
-        env.push((k.clone(), v.clone()));
-    }
-    env
+/// Parse a signal name or number (`SIGRTMIN+3`, `TERM`, `15`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    wharf_sys::signal::parse(s).with_context(|| format!("invalid signal {s:?}"))
 }
 
-/// What the parent gathers from the host before cloning.
+/// What the parent gathers before cloning (the child gets a copy).
 pub(crate) struct Prepared {
     pub os_release: Vec<u8>,
     /// (name, rdev) of the device nodes to copy into /dev.
@@ -118,17 +210,32 @@ pub(crate) struct Prepared {
     pub last_cap: u32,
     /// Whether each bind source (in `cfg.binds` order) is a directory.
     pub bind_dirs: Vec<bool>,
-    pub env: Vec<(String, String)>,
     pub hostname: String,
+    pub id: Id128,
+    /// The console mode for this run (`autopipe` resolved).
+    pub console: ConsoleMode,
+    pub user: Option<User>,
+    /// root's login shell from the image (for a shell without `-u`).
+    pub root_shell: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub etc: etc::Plan,
+    pub strict_journal: bool,
+    /// What the child needs of the staged root (root/).
+    pub root: root::ChildPlan,
+    /// The capabilities the payload keeps (bounding, effective, permitted, inheritable).
+    pub caps: u64,
+    /// The seccomp program, built here and installed right before the payload starts.
+    pub seccomp: Vec<seccomp::SockFilter>,
+    /// Every resource limit of the payload (nspawn's defaults, then `--rlimit=`).
+    pub rlimits: Vec<limits::Rlimit1>,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
     if !cfg.root.is_dir() {
         bail!("{} is not a directory", cfg.root.display());
     }
-    if cfg.command.is_empty() {
-        bail!("no command given");
-    }
+    let root = identity::open_root(&cfg.root)?;
+    exec::check_image(cfg, &root)?;
     let os_release = ["/etc/os-release", "/usr/lib/os-release"]
         .iter()
         .find_map(|p| std::fs::read(p).ok())
@@ -149,55 +256,179 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     if hostname.is_empty() || hostname.len() > 64 {
         bail!("invalid hostname {hostname:?}");
     }
+    let passwd = identity::read_image_file(&root, "etc/passwd", user::MAX_DB)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let user = match &cfg.user {
+        Some(spec) => {
+            let group = identity::read_image_file(&root, "etc/group", user::MAX_DB)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            Some(user::resolve(spec, &passwd, &group)?)
+        }
+        None => None,
+    };
+    let root_shell = user::resolve("root", &passwd, "").ok().map(|u| u.shell);
+    let id = identity::machine_id(cfg, &root)?;
+    let console = cfg.console.resolve();
+    let term = console.has_pty().then(identity::term_for_pty);
+    let login = match &user {
+        Some(u) => identity::Login {
+            name: u.name.clone(),
+            home: u.home.clone(),
+        },
+        None => identity::Login::default(),
+    };
+    let env = identity::environment(cfg, &id, term.as_deref(), &login);
+    let etc = etc::plan(cfg, &id, cfg.read_only)?;
+    let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
+    let host_bounding = wharf_sys::caps::bounding_set().context("read the bounding set")?;
+    let (caps, _) = caps::retained(cfg.caps, host_bounding, last_cap);
+    let seccomp = seccomp::program(seccomp::Abi::native(), caps, &cfg.syscall_filter);
+    let pid1 = std::fs::read_to_string("/proc/1/limits").unwrap_or_default();
+    let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1024 * 1024);
+    let rlimits = limits::rlimits(
+        &cfg.limits.rlimits,
+        limits::host_pid1_limit(&pid1, "Max processes"),
+        limits::host_pid1_limit(&pid1, "Max pending signals"),
+        nr_open,
+    );
     Ok(Prepared {
         os_release,
         devices,
-        last_cap: wharf_sys::caps::last_cap().context("read cap_last_cap")?,
+        last_cap,
         bind_dirs,
-        env: environment(cfg),
         hostname,
+        id,
+        console,
+        user,
+        root_shell,
+        env,
+        etc,
+        strict_journal: matches!(cfg.link_journal, LinkJournal::Host | LinkJournal::Guest),
+        root: root::ChildPlan::default(),
+        caps,
+        seccomp,
+        rlimits,
     })
 }
 
-/// Run `cfg.command` inside the image and return its exit status (128 + signal when killed).
-/// `cancel` is the caller's SIGINT/SIGTERM flag: when it turns true, SIGTERM is sent to the
-/// container's init, which forwards it to the payload.
+/// Warnings about `cfg` for the caller to show (e.g. requested capabilities the caller's
+/// bounding set lacks, which are left out).
+pub fn warnings(cfg: &Config) -> Vec<String> {
+    let host = wharf_sys::caps::bounding_set().unwrap_or(u64::MAX);
+    let last = wharf_sys::caps::last_cap().unwrap_or(63);
+    caps::retained(cfg.caps, host, last).1.into_iter().collect()
+}
+
+/// Run the machine and return wharf's exit status:
+/// - PID 1 exited with N → N (133, reserved for restarts, becomes 1);
+/// - PID 1 killed by a signal (with `--as-pid2`: the command killed by one) → 255;
+/// - the machine powered off or halted (`reboot()` inside) → 0;
+/// - the machine rebooted → started again, or 133 with [`OnReboot::Exit`];
+/// - wharf got SIGINT/SIGTERM and had to kill the machine → 128 + that signal.
 ///
-/// Must be called while the process has a single thread.
+/// `cancel` is the caller's SIGINT/SIGTERM flag (checked before each start). Must be called
+/// while the process has a single thread (every start clones).
 pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
-    let prep = prepare(cfg)?;
-    let (err_r, err_w) = process::pipe_cloexec().context("pipe")?;
+    // Raw images, --ephemeral, --volatile: mounted/snapshotted once, torn down on return.
+    let stage = root::Stage::new(cfg)?;
+    let cfg = &stage.cfg;
+    let mut prep = prepare(cfg)?;
+    prep.root = stage.plan.clone();
+    let layout = cgroup::Layout::detect()?;
+    // Named (and locked) once per run; a restart gets a fresh cgroup of the same name.
+    let mut cg = cgroup::MachineCgroup::create(
+        &layout,
+        &cgroup::Request {
+            machine: cfg.machine.clone(),
+            devices: devices::rules_for(&cfg.binds),
+            properties: cfg.properties.clone(),
+        },
+    )
+    .context("set up the machine's cgroup")?;
+    let sigs = supervise::Signals::install()?;
+    let mut host = supervise::HostNotify::from_env();
+    let mut first = true;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        if !std::mem::take(&mut first) {
+            // The old PID namespace is gone, but what its init left behind is not: sub-cgroups
+            // made inside, their device programs, counters of exited tasks.
+            cg.recreate()
+                .context("reset the machine's cgroup for the restart")?;
+        }
+        let ended = start_once(cfg, &prep, &mut cg, &sigs, &mut host)?;
+        if let Some(sig) = ended.interrupted {
+            return Ok(128 + sig);
+        }
+        match ended.exit {
+            Exit::Code(EXIT_RESTART) => return Ok(1),
+            Exit::Code(c) => return Ok(c),
+            Exit::Signal(libc::SIGINT) => return Ok(0),
+            Exit::Signal(libc::SIGHUP) => match cfg.on_reboot {
+                OnReboot::Restart => continue,
+                OnReboot::Exit => return Ok(EXIT_RESTART),
+            },
+            Exit::Signal(_) => return Ok(255),
+        }
+    }
+}
+
+/// One start of the machine: clone PID 1, move it into the machine's cgroups, let it go on
+/// (it then enters its own cgroup namespace, see [`child::main`]) and supervise it.
+fn start_once(
+    cfg: &Config,
+    prep: &Prepared,
+    cg: &mut cgroup::MachineCgroup,
+    sigs: &supervise::Signals,
+    host: &mut supervise::HostNotify,
+) -> Result<supervise::Ended> {
+    let (chan_parent, chan_child) = wharf_sys::socket::seqpacket_pair().context("socketpair")?;
+    let notify = wharf_sys::socket::notify_socket().context("notify socket")?;
+    // No CLONE_NEWCGROUP here: the child unshares it once it sits in the machine's cgroups, so
+    // that the namespace is rooted there.
     let forked = ns::clone_into_namespaces(Namespaces {
         mount: true,
         pid: true,
         uts: true,
         ipc: true,
-        cgroup: true,
+        cgroup: false,
     })
     .context("create namespaces")?;
     let pid = match forked {
         Forked::Child => {
-            drop(err_r);
-            setup::container_init(cfg, prep, err_w);
+            drop(chan_parent);
+            cg.leave_in_child();
+            child::main(cfg, prep, chan_child, notify);
         }
         Forked::Parent(pid) => pid,
     };
-    drop(err_w);
-    drop(prep);
-    let mut msg = String::new();
-    let _ = std::fs::File::from(err_r).read_to_string(&mut msg);
-    if !msg.is_empty() {
+    drop(chan_child);
+    if let Err(e) = cg.add_process(pid) {
+        let _ = process::kill(pid, libc::SIGKILL);
         let _ = process::wait_pid(pid);
-        bail!("{}", msg.trim_end());
+        return Err(e.context("move the machine into its cgroup"));
     }
-    std::thread::spawn(move || {
-        while !cancel.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = process::kill(pid, signal_hook::consts::SIGTERM);
-    });
-    let exit = process::wait_pid(pid).context("wait for the container")?;
-    Ok(exit.status())
+    // Go: the child waits for this before anything else.
+    let _ = wharf_sys::socket::send(&chan_parent, &[child::MSG_GO], &[]);
+    supervise::watch(
+        supervise::Watch {
+            pid,
+            chan: chan_parent,
+            notify: &notify,
+            console: prep.console,
+            kill_signal: cfg.effective_kill_signal(),
+            notify_ready: cfg.notify_ready,
+        },
+        sigs,
+        host,
+    )
 }
 
 #[cfg(test)]
@@ -211,33 +442,41 @@ mod tests {
             Bind {
                 src: "/a".into(),
                 dst: "/a".into(),
-                read_only: false
+                read_only: false,
+                recursive: true,
             }
         );
         assert_eq!(Bind::parse("/a:/b", true).unwrap().dst, Path::new("/b"));
         assert!(Bind::parse("a:/b", false).is_err());
         assert!(Bind::parse("/a:b", false).is_err());
-    }
-
-    #[test]
-    fn env_defaults_and_overrides() {
-        let cfg = Config {
-            setenv: vec![
-                parse_setenv("PATH=/x").unwrap(),
-                parse_setenv("A=b=c").unwrap(),
-            ],
-            ..Config::default()
-        };
-        let env = environment(&cfg);
-        assert!(env.contains(&("container".into(), "wharf".into())));
-        assert!(env.contains(&("PATH".into(), "/x".into())));
-        assert!(env.contains(&("A".into(), "b=c".into())));
-        assert_eq!(env.iter().filter(|(k, _)| k == "PATH").count(), 1);
-        assert!(parse_setenv("novalue").is_err());
+        assert!(!Bind::parse("/a:/b:norbind", false).unwrap().recursive);
+        assert!(Bind::parse("/a::rbind", false).unwrap().recursive);
+        assert_eq!(
+            Bind::parse("/a::norbind", false).unwrap().dst,
+            Path::new("/a")
+        );
+        let e = Bind::parse("/a:/b:idmap", false).unwrap_err().to_string();
+        assert!(e.contains("idmap"), "{e}");
+        assert!(Bind::parse("/a:/b:bogus", false).is_err());
     }
 
     #[test]
     fn default_caps_count() {
         assert_eq!(DEFAULT_CAPS.count_ones(), 26);
+    }
+
+    #[test]
+    fn kill_signal_defaults() {
+        let boot = Config {
+            mode: StartMode::Boot,
+            ..Config::default()
+        };
+        assert_eq!(
+            boot.effective_kill_signal(),
+            Some(wharf_sys::signal::sigrtmin() + 3)
+        );
+        assert_eq!(Config::default().effective_kill_signal(), None);
+        assert_eq!(parse_signal("SIGTERM").unwrap(), 15);
+        assert!(parse_signal("SIGFOO").is_err());
     }
 }

@@ -1,16 +1,14 @@
-//! Inside the new namespaces: build the mount table, pivot into the image, start the payload
-//! and act as its init.
+//! Inside the new namespaces: the mount table (nspawn's order: root, /proc, /dev, /sys, /run,
+//! /tmp, /run/host, /proc masks, custom mounts, /etc files), all before anything of the image
+//! runs.
 
 use std::fs;
-use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, Result};
 use wharf_sys::mount::{self as m, Flags};
-use wharf_sys::process::{self, Pid};
 
 use crate::{Config, Prepared};
 
@@ -25,16 +23,6 @@ const PROC_READ_ONLY: &[&str] = &[
     "apm",
     "asound",
     "scsi",
-];
-
-/// /proc files hidden behind /dev/null.
-const PROC_MASKED: &[&str] = &[
-    "kcore",
-    "kallsyms",
-    "keys",
-    "timer_list",
-    "sched_debug",
-    "kmsg",
 ];
 
 const RO: Flags = Flags {
@@ -53,85 +41,14 @@ const NOSUID_NODEV: Flags = Flags {
     strictatime: false,
 };
 
-/// PID 1 of the new PID namespace. Never returns.
-pub(crate) fn container_init(cfg: &Config, prep: Prepared, err_w: OwnedFd) -> ! {
-    // Catch termination signals before the payload exists, so none is lost; they are
-    // forwarded to the payload once it runs.
-    let signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-        signal_hook::consts::SIGQUIT,
-        signal_hook::consts::SIGUSR1,
-        signal_hook::consts::SIGUSR2,
-    ]);
-    let mut err = fs::File::from(err_w);
-    let payload = match signals
-        .context("install signal handlers")
-        .and_then(|s| Ok((s, setup(cfg, &prep)?)))
-        .and_then(|(s, ())| Ok((s, spawn(cfg, &prep)?)))
-    {
-        Ok((mut signals, pid)) => {
-            std::thread::spawn(move || {
-                for sig in signals.forever() {
-                    let _ = process::kill(pid, sig);
-                }
-            });
-            pid
-        }
-        Err(e) => {
-            let _ = write!(err, "{e:#}");
-            std::process::exit(1);
-        }
-    };
-    drop(err);
-    drop(prep);
-    // Reap everything; leave with the payload's status.
-    loop {
-        match process::wait_any() {
-            Ok(Some((pid, exit))) if pid == payload => std::process::exit(exit.status()),
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => std::process::exit(255),
-        }
-    }
-}
-
-fn spawn(cfg: &Config, prep: &Prepared) -> Result<Pid> {
-    wharf_sys::caps::restrict_bounding_set(crate::DEFAULT_CAPS, prep.last_cap)
-        .context("restrict the capability bounding set")?;
-    let argv0 = &cfg.command[0];
-    let child = Command::new(argv0)
-        .args(&cfg.command[1..])
-        .env_clear()
-        .envs(prep.env.iter().map(|(k, v)| (k, v)))
-        .spawn()
-        .with_context(|| format!("failed to execute {}", argv0.to_string_lossy()))?;
-    let pid = Pid::from_raw(child.id() as i32).context("bad child pid")?;
-    // The Child handle is dropped without waiting: the reaper loop waits for it.
-    Ok(pid)
-}
-
-fn setup(cfg: &Config, prep: &Prepared) -> Result<()> {
-    let root = &cfg.root;
+/// Build the whole mount table and pivot into the image. Returns the kmsg FIFO (for wharf).
+pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<OwnedFd> {
     m::make_private_recursive(Path::new("/")).context("make mounts private")?;
-    m::bind(root, root, true).context("bind the image root")?;
-    if cfg.read_only {
-        m::remount_bind(
-            root,
-            Flags {
-                read_only: true,
-                ..Flags::default()
-            },
-        )
-        .context("remount the image root read-only")?;
-    }
-    // Bind sources are cloned now, while the host tree is still reachable; the detached copies
-    // are attached after pivot_root, where the destinations resolve inside the image.
-    let trees = cfg
-        .binds
-        .iter()
-        .map(|b| m::clone_tree(&b.src, true).with_context(|| format!("open {}", b.src.display())))
-        .collect::<Result<Vec<_>>>()?;
+    // The root (bind, recursive read-only, --volatile) and, before the pivot, the sources of
+    // the custom mounts while the host tree is still reachable (root/).
+    let root = &crate::root::enter(cfg, &prep.root)?;
+    let captured = crate::root::custom::capture(cfg, root)?;
+    let etc_trees = crate::etc::capture(&prep.etc)?;
     std::env::set_current_dir(root).context("enter the image root")?;
     m::pivot_root(Path::new("."), Path::new(".")).context("pivot_root")?;
     m::unmount_detach(Path::new(".")).context("detach the old root")?;
@@ -160,82 +77,25 @@ fn setup(cfg: &Config, prep: &Prepared) -> Result<()> {
             m::remount_bind(&p, RO).with_context(|| format!("remount {} ro", p.display()))?;
         }
     }
-    for name in PROC_MASKED {
-        let p = Path::new("/proc").join(name);
-        if p.exists() {
-            m::bind(Path::new("/dev/null"), &p, false)
-                .with_context(|| format!("mask {}", p.display()))?;
-            m::remount_bind(&p, RO).with_context(|| format!("remount {} ro", p.display()))?;
-        }
-    }
-
     mkdir(Path::new("/sys"))?;
     mount("sysfs", "/sys", RO, "")?;
+    crate::cgroup::mount_in_container()?;
 
     mkdir(Path::new("/run"))?;
     mount("tmpfs", "/run", NOSUID_NODEV, "mode=0755")?;
     mkdir(Path::new("/tmp"))?;
     mount("tmpfs", "/tmp", NOSUID_NODEV, "mode=01777")?;
 
-    let host = Path::new("/run/host");
-    fs::create_dir(host).context("create /run/host")?;
-    fs::write(host.join("os-release"), &prep.os_release).context("write /run/host/os-release")?;
-    fs::write(host.join("container-manager"), "wharf\n")
-        .context("write /run/host/container-manager")?;
-    m::bind(host, host, false).context("bind /run/host")?;
-    m::remount_bind(host, RO).context("remount /run/host ro")?;
+    let kmsg = crate::runhost::populate(prep, notify)?;
+    crate::runhost::cover_proc()?;
+    crate::runhost::seal()?;
 
     // Custom mounts, parents before children.
-    enum Custom<'a> {
-        Bind(&'a crate::Bind, &'a OwnedFd, bool),
-        Tmpfs(&'a Path),
-    }
-    let mut custom: Vec<(&Path, Custom)> = cfg
-        .binds
-        .iter()
-        .zip(&trees)
-        .zip(&prep.bind_dirs)
-        .map(|((b, fd), dir)| (b.dst.as_path(), Custom::Bind(b, fd, *dir)))
-        .chain(cfg.tmpfs.iter().map(|t| (t.as_path(), Custom::Tmpfs(t))))
-        .collect();
-    custom.sort_by(|a, b| a.0.cmp(b.0));
-    for (dst, c) in custom {
-        match c {
-            Custom::Bind(b, tree, is_dir) => {
-                if is_dir {
-                    mkdir(dst)?;
-                } else if !dst.exists() {
-                    if let Some(parent) = dst.parent() {
-                        mkdir(parent)?;
-                    }
-                    fs::File::create(dst)
-                        .with_context(|| format!("create mount point {}", dst.display()))?;
-                }
-                m::attach_tree(tree, dst)
-                    .with_context(|| format!("bind {} on {}", b.src.display(), dst.display()))?;
-                if b.read_only {
-                    m::remount_bind(
-                        dst,
-                        Flags {
-                            read_only: true,
-                            ..Flags::default()
-                        },
-                    )
-                    .with_context(|| format!("remount {} ro", dst.display()))?;
-                }
-            }
-            Custom::Tmpfs(t) => {
-                mkdir(t)?;
-                m::mount_fs("tmpfs", t, NOSUID_NODEV, "mode=0755")
-                    .with_context(|| format!("mount tmpfs on {}", t.display()))?;
-            }
-        }
-    }
+    crate::root::custom::mount_all(cfg, prep, &captured)?;
 
+    crate::etc::apply(&prep.etc, etc_trees, prep.strict_journal)?;
     wharf_sys::ns::set_hostname(&prep.hostname).context("set the hostname")?;
-    let dir = cfg.chdir.as_deref().unwrap_or(Path::new("/"));
-    std::env::set_current_dir(dir).with_context(|| format!("chdir to {}", dir.display()))?;
-    Ok(())
+    Ok(kmsg)
 }
 
 fn setup_dev(prep: &Prepared) -> Result<()> {

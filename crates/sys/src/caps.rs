@@ -26,3 +26,31 @@ pub fn restrict_bounding_set(keep: u64, last: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The calling thread's capability bounding set as a mask (from `/proc/thread-self/status`).
+pub fn bounding_set() -> io::Result<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/status")?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .ok_or_else(|| io::Error::other("no CapBnd: line in /proc/thread-self/status"))
+}
+
+/// Limit the calling thread's effective, permitted and inheritable sets to `keep` (each set keeps
+/// only what it had and `keep` allows; inheritable is set to `keep` ∩ the old permitted set).
+/// The ambient set follows (the kernel clears ambient capabilities that leave permitted or
+/// inheritable).
+pub fn limit_sets(keep: u64) -> io::Result<()> {
+    use rustix::thread::{capabilities, set_capabilities, CapabilitySets};
+    let cur = capabilities(None)?;
+    let keep = CapabilitySet::from_bits_retain(keep);
+    set_capabilities(
+        None,
+        CapabilitySets {
+            effective: cur.effective & keep,
+            permitted: cur.permitted & keep,
+            inheritable: cur.permitted & keep,
+        },
+    )
+    .map_err(Into::into)
+}

@@ -59,8 +59,8 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
 /// like [`open_in_root`] with the given open flags (`O_CLOEXEC` is always added; `O_CREAT`
 /// creates with mode 0644).
 pub fn open_in_root_with(root: BorrowedFd<'_>, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
-    // O_TMPFILE includes O_DIRECTORY's bit: test for all of its bits, or every O_DIRECTORY open
-    // would pass a mode and fail with EINVAL.
+    // O_TMPFILE includes the O_DIRECTORY bit, so test it whole (intersects would match
+    // O_DIRECTORY alone and openat2 refuses a mode without O_CREAT/O_TMPFILE).
     let mode = if flags.contains(OFlags::CREATE) || flags.contains(OFlags::TMPFILE) {
         Mode::from_raw_mode(0o644)
     } else {

@@ -112,3 +112,20 @@ pub fn attach_tree(tree: &std::os::fd::OwnedFd, dst: &Path) -> io::Result<()> {
     )
     .map_err(Into::into)
 }
+
+/// Make a FIFO `path` with `mode`.
+pub fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
+    rustix::fs::mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(mode), 0).map_err(Into::into)
+}
+
+/// Make a block device node `path` with `mode` and device `rdev`.
+pub fn mknod_block(path: &Path, mode: u32, rdev: u64) -> io::Result<()> {
+    rustix::fs::mknodat(
+        CWD,
+        path,
+        FileType::BlockDevice,
+        Mode::from_raw_mode(mode),
+        rdev,
+    )
+    .map_err(Into::into)
+}

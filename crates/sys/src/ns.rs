@@ -85,3 +85,22 @@ pub fn clone_into_namespaces(ns: Namespaces) -> io::Result<Forked> {
 pub fn set_hostname(name: &str) -> io::Result<()> {
     rustix::system::sethostname(name.as_bytes()).map_err(Into::into)
 }
+
+/// `unshare(CLONE_NEWCGROUP)`: a new cgroup namespace rooted at the calling process's current
+/// cgroups (in every hierarchy). The launcher's child calls it after the parent moved it into
+/// the machine's cgroups.
+pub fn unshare_cgroup() -> io::Result<()> {
+    // SAFETY: only CLONE_NEWCGROUP is passed. The safety concern of `unshare_unsafe` is
+    // CLONE_FILES (threads losing access to each other's descriptors); a new cgroup namespace
+    // changes no memory, descriptor or thread state, so no Rust invariant can be broken.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWCGROUP) }
+        .map_err(Into::into)
+}
+
+/// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: the calling process is killed when its parent thread
+/// exits. A parent that died before this call is not noticed (in a new PID namespace `getppid`
+/// is 0 either way): callers check, e.g. through a pipe from the parent.
+pub fn kill_with_parent() -> io::Result<()> {
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(Into::into)
+}

@@ -63,7 +63,23 @@ pub fn run(args: Args) -> Result<()> {
         Command::ReadOnly { name, value } => modify::read_only(&ctx, &name, value),
         Command::SetLimit { first, second } => modify::set_limit(&ctx, &first, second.as_deref()),
         Command::Clean { all } => modify::clean(&ctx, all),
-        Command::Run(a) => run::run(&ctx, a),
+        Command::Run(a) => run::run(&ctx, *a),
+        Command::Boot { name, args } => {
+            let mut full = vec![
+                std::ffi::OsString::from("wharf"),
+                "-b".into(),
+                "-M".into(),
+                name.into(),
+            ];
+            if !args.is_empty() {
+                full.push("--".into());
+                full.extend(args);
+            }
+            use clap::{Args as _, FromArgMatches as _};
+            let cmd = crate::args::RunArgs::augment_args(clap::Command::new("wharf"));
+            let a = crate::args::RunArgs::from_arg_matches(&cmd.try_get_matches_from(full)?)?;
+            run::run(&ctx, a)
+        }
         Command::ImportTar {
             file,
             name,

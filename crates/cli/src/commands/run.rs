@@ -1,38 +1,65 @@
-//! `wharf run`: a command inside an image (see wharf-launcher).
+//! `wharf run` and `wharf boot`: a command or an init system inside an image (see
+//! wharf-launcher).
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
 
-use anyhow::{bail, Result};
-use wharf_launcher::{parse_setenv, Bind, Config};
+use anyhow::{bail, Context, Result};
+use wharf_core::ImageType;
+use wharf_launcher::caps::{parse_list, CapOptions};
+use wharf_launcher::limits::{self, ProcessLimits};
+use wharf_launcher::seccomp::SyscallFilter;
+use wharf_launcher::{
+    parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot, Overlay,
+    ResolvConf, StartMode, Timezone, Tmpfs, Volatile,
+};
 
 use super::Ctx;
 use crate::args::RunArgs;
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
-    let (root, machine, image_ro) = match (&a.directory, &a.machine) {
-        (Some(dir), _) => {
+    let (root, machine, image_ro, raw_image) = match (&a.directory, &a.image, &a.machine) {
+        (Some(dir), _, _) => {
             let dir = std::path::absolute(dir)?;
+            if !dir.is_dir() {
+                bail!("{} is not a directory", dir.display());
+            }
             let name = dir
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "wharf".into());
-            (dir, name, false)
+            (dir, name, false, false)
         }
-        (None, Some(name)) => {
-            let img = ctx.store.find(name)?;
-            if !img.kind.is_tree() {
-                bail!(
-                    "image {name} is a {} image; only directory and subvolume images can be run yet",
-                    img.kind.as_str()
-                );
+        (None, Some(file), _) => {
+            let file = std::path::absolute(file)?;
+            let md = std::fs::metadata(&file)
+                .with_context(|| format!("cannot use image {}", file.display()))?;
+            if !md.is_file() {
+                bail!("{} is not a raw disk image file", file.display());
             }
-            (img.path.clone(), img.name.clone(), img.read_only)
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let name = name.strip_suffix(".raw").unwrap_or(&name).to_string();
+            let name = if name.is_empty() {
+                "wharf".into()
+            } else {
+                name
+            };
+            let ro = md.permissions().mode() & 0o222 == 0;
+            (file, name, ro, true)
         }
-        (None, None) => bail!("run needs an image: -M NAME or -D DIR"),
+        (None, None, Some(name)) => {
+            let img = ctx.store.find(name)?;
+            let raw = match img.kind {
+                ImageType::Raw => true,
+                k if k.is_tree() => false,
+                k => bail!("image {name} is a {} image; only directory, subvolume and raw images can be run", k.as_str()),
+            };
+            (img.path.clone(), img.name.clone(), img.read_only, raw)
+        }
+        (None, None, None) => bail!("run needs an image: -M NAME, -D DIR or -i FILE.raw"),
     };
-    if !Path::new(&root).is_dir() {
-        bail!("{} is not a directory", root.display());
-    }
     let mut binds = Vec::new();
     for b in &a.bind {
         binds.push(Bind::parse(b, false)?);
@@ -40,27 +67,123 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     for b in &a.bind_ro {
         binds.push(Bind::parse(b, true)?);
     }
-    for t in &a.tmpfs {
-        if !t.is_absolute() {
-            bail!("invalid --tmpfs {}: path must be absolute", t.display());
-        }
+    let tmpfs = a
+        .tmpfs
+        .iter()
+        .map(|t| Tmpfs::parse(t))
+        .collect::<Result<Vec<_>>>()?;
+    let mut overlays = Vec::new();
+    for o in &a.overlay {
+        overlays.push(Overlay::parse(o, false)?);
     }
+    for o in &a.overlay_ro {
+        overlays.push(Overlay::parse(o, true)?);
+    }
+    let inaccessible = a
+        .inaccessible
+        .iter()
+        .map(|p| wharf_launcher::root::options::parse_inaccessible(p))
+        .collect::<Result<Vec<_>>>()?;
+    let volatile = a
+        .volatile
+        .as_deref()
+        .map(Volatile::parse)
+        .transpose()?
+        .unwrap_or_default();
     let setenv = a
         .setenv
         .iter()
         .map(|s| parse_setenv(s))
         .collect::<Result<Vec<_>>>()?;
+    let mode = if a.boot {
+        StartMode::Boot
+    } else if a.as_pid2 {
+        StartMode::Pid2
+    } else {
+        StartMode::Pid1
+    };
+    let on_reboot = match a.on_reboot.as_str() {
+        "restart" => OnReboot::Restart,
+        "exit" => OnReboot::Exit,
+        other => bail!("invalid --on-reboot={other:?}: use restart or exit"),
+    };
+    let console = match (&a.console, a.pipe) {
+        (_, true) => ConsoleMode::Pipe,
+        (Some(c), _) => ConsoleMode::parse(c)?,
+        (None, false) => ConsoleMode::Autopipe,
+    };
+    let link_journal = if a.j {
+        LinkJournal::TryGuest
+    } else {
+        LinkJournal::parse(&a.link_journal)?
+    };
+    let mut caps = CapOptions::default();
+    for c in &a.capability {
+        caps.add |= parse_list(c).with_context(|| format!("invalid --capability={c}"))?;
+    }
+    for c in &a.drop_capability {
+        caps.drop |= parse_list(c).with_context(|| format!("invalid --drop-capability={c}"))?;
+    }
+    let mut syscall_filter = SyscallFilter::default();
+    for f in &a.system_call_filter {
+        syscall_filter.add(f)?;
+    }
     let cfg = Config {
         root,
         machine,
         hostname: a.hostname,
         setenv,
         chdir: a.chdir,
-        read_only: a.read_only || image_ro,
+        // An ephemeral copy of a read-only image is writable (as nspawn's).
+        read_only: a.read_only || (image_ro && !a.ephemeral),
         binds,
-        tmpfs: a.tmpfs,
+        tmpfs,
         command: a.command,
+        mode,
+        kill_signal: a.kill_signal.as_deref().map(parse_signal).transpose()?,
+        on_reboot,
+        console,
+        uuid: a.uuid.as_deref().map(Id128::parse).transpose()?,
+        user: a.user,
+        notify_ready: a.notify_ready,
+        resolv_conf: ResolvConf::parse(&a.resolv_conf)?,
+        timezone: Timezone::parse(&a.timezone)?,
+        link_journal,
+        raw_image,
+        ephemeral: a.ephemeral,
+        volatile,
+        overlays,
+        inaccessible,
+        caps,
+        syscall_filter,
+        no_new_privileges: a.no_new_privileges,
+        properties: a
+            .property
+            .iter()
+            .map(|p| limits::Property::parse(p))
+            .collect::<Result<Vec<_>>>()?,
+        limits: ProcessLimits {
+            rlimits: a
+                .rlimit
+                .iter()
+                .map(|r| limits::parse_rlimit(r))
+                .collect::<Result<Vec<_>>>()?,
+            oom_score_adjust: a.oom_score_adjust,
+            cpu_affinity: a
+                .cpu_affinity
+                .as_deref()
+                .map(limits::parse_cpu_list)
+                .transpose()?,
+            personality: a
+                .personality
+                .as_deref()
+                .map(limits::parse_personality)
+                .transpose()?,
+        },
     };
+    for w in wharf_launcher::warnings(&cfg) {
+        eprintln!("wharf: warning: {w}");
+    }
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
     std::process::exit(status);
 }

@@ -1,4 +1,5 @@
-//! `clean`: remove staging residue (`.#NAME<hex>` left by a crash), stale lock files, and hidden
+//! `clean`: remove staging residue (`.#NAME<hex>` left by a crash), ephemeral snapshots of a
+//! killed `wharf run -x` (`.#wharf-ephemeral-…`), stale lock files, and hidden
 //! images (with `all`, every image that is not a vendor image). Busy images are kept.
 
 use std::fs;
@@ -62,7 +63,13 @@ impl Store {
                 remove_stale_lock(&root.join(&file_name));
                 continue;
             }
-            let Some(owner) = staging_owner(rest) else {
+            // `wharf run -x` snapshots are locked by their own name (see EPHEMERAL_PREFIX).
+            let owner = if rest.starts_with(EPHEMERAL_PREFIX) {
+                Some(rest)
+            } else {
+                staging_owner(rest)
+            };
+            let Some(owner) = owner else {
                 continue;
             };
             // The staging process holds the owner's name lock for as long as it works.
@@ -81,6 +88,11 @@ impl Store {
         Ok(out)
     }
 }
+
+/// Name prefix (after `.#`) of the btrfs snapshots `wharf run --ephemeral` makes beside an
+/// image: `.#wharf-ephemeral-<name>-<16 hex>`, locked through
+/// `.#wharf-ephemeral-<name>-<16 hex>.lck` while the machine runs (wharf-launcher).
+pub const EPHEMERAL_PREFIX: &str = "wharf-ephemeral-";
 
 /// The image name a staging entry `.#<rest>` belongs to: `<name>[.raw|sidecar suffix]<16 hex>`.
 fn staging_owner(rest: &str) -> Option<&str> {

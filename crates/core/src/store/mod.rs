@@ -23,7 +23,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use clean::Cleaned;
+pub use clean::{Cleaned, EPHEMERAL_PREFIX};
 pub use clone::CloneOptions;
 pub use inspect::{ImageDetails, ImageUsage};
 pub use lock::{ImageLock, Mode as LockMode};
