@@ -5,8 +5,14 @@
 //! Where (see docs/launcher.md):
 //! - cgroup2: `/wharf/<name>` below the hierarchy's root, or `/machine.slice/wharf-<name>.scope`
 //!   when the host runs systemd (`/run/systemd/system` exists).
-//! - hybrid hosts, v1 controllers `devices`, `memory`, `pids`, `cpu`: `<caller's cgroup>/wharf/<name>`
-//!   (v1 has no "no internal processes" rule, so the caller's own limits keep applying).
+//! - hybrid hosts, only for the v1 controllers a `--property=` needs (`memory`, `pids`, `cpu`):
+//!   `<caller's cgroup>/wharf/<name>` (v1 has no "no internal processes" rule, so the caller's
+//!   own limits keep applying).
+//!
+//! The device policy is a cgroup device eBPF program on the cgroup2 directory, on every host
+//! (it is checked before the v1 `devices` controller). PID 1 is cloned straight into the
+//! cgroup2 directory (`clone3(CLONE_INTO_CGROUP)`); only v1 directories need a migration
+//! through `cgroup.procs`, whose first write of a run costs an RCU grace period (several ms).
 //!
 //! `<name>` is the machine name made safe for a directory name; a machine name already running
 //! (its lock `/run/wharf/cgroup/<name>.lock` held by a live wharf) gets `<name>-2`, `-3`, ….
@@ -26,8 +32,8 @@ use wharf_sys::process::Pid;
 use crate::devices::{self, DevRule};
 use crate::limits::Property;
 
-/// The v1 controllers a machine joins on hybrid hosts.
-pub const V1_CONTROLLERS: [&str; 4] = ["devices", "memory", "pids", "cpu"];
+/// The v1 controllers a machine may join on hybrid hosts (when a `--property=` needs one).
+pub const V1_CONTROLLERS: [&str; 3] = ["memory", "pids", "cpu"];
 /// Controllers enabled for machines on cgroup2 (those the hierarchy offers).
 const V2_CONTROLLERS: [&str; 4] = ["cpu", "io", "memory", "pids"];
 const LOCK_DIR: &str = "/run/wharf/cgroup";
@@ -111,11 +117,6 @@ impl Layout {
         })
     }
 
-    /// Whether the v1 `devices` controller enforces the device policy (else BPF on cgroup2).
-    pub fn v1_devices(&self) -> bool {
-        self.v1.iter().any(|(c, _, _)| *c == "devices")
-    }
-
     /// The machine's cgroup2 directory below the hierarchy root, for leaf name `leaf`.
     pub fn v2_relative(&self, leaf: &str) -> PathBuf {
         if self.systemd {
@@ -174,8 +175,10 @@ pub struct MachineCgroup {
     pub leaf: String,
     /// The cgroup2 directory.
     pub v2: PathBuf,
-    /// Hybrid hosts: (controller, directory).
+    /// Hybrid hosts: (controller, directory) of the v1 controllers the properties need.
     pub v1: Vec<(&'static str, PathBuf)>,
+    /// Every v1 directory of this name (residue of a killed wharf may sit in any of them).
+    v1_all: Vec<PathBuf>,
     lock: Option<OwnedFd>,
     owner: u32,
     /// What it was made from (for [`MachineCgroup::recreate`]).
@@ -213,13 +216,21 @@ impl MachineCgroup {
         let Some((leaf, lock)) = taken else {
             bail!("64 machines named {base} are running already");
         };
+        let v1_all: Vec<(&'static str, PathBuf)> = layout
+            .v1
+            .iter()
+            .map(|(c, mount, own)| (*c, mount.join(own).join("wharf").join(&leaf)))
+            .collect();
+        let offered =
+            fs::read_to_string(layout.unified.join("cgroup.controllers")).unwrap_or_default();
+        let needed = |c: &str| {
+            req.properties.iter().any(|p| p.controller() == c)
+                && !offered.split_whitespace().any(|o| o == c)
+        };
         let cg = MachineCgroup {
             v2: layout.unified.join(layout.v2_relative(&leaf)),
-            v1: layout
-                .v1
-                .iter()
-                .map(|(c, mount, own)| (*c, mount.join(own).join("wharf").join(&leaf)))
-                .collect(),
+            v1: v1_all.iter().filter(|(c, _)| needed(c)).cloned().collect(),
+            v1_all: v1_all.into_iter().map(|(_, d)| d).collect(),
             leaf,
             lock: Some(lock),
             owner: std::process::id(),
@@ -241,8 +252,9 @@ impl MachineCgroup {
         self.make()
     }
 
+    /// Make the directories (cgroup2 levels with their controllers enabled, the v1 ones).
     fn make(&self) -> Result<()> {
-        let (layout, req) = (&self.layout, &self.req);
+        let layout = &self.layout;
         // cgroup2: every level below the root, with the controllers the hierarchy offers
         // enabled for the level below.
         let rel = layout.v2_relative(&self.leaf);
@@ -252,28 +264,26 @@ impl MachineCgroup {
             dir.push(part);
             mkdir(&dir)?;
         }
-        for (ctrl, d) in &self.v1 {
+        for (_, d) in &self.v1 {
             fs::create_dir_all(d).with_context(|| format!("create cgroup {}", d.display()))?;
-            if *ctrl == "devices" {
-                write(&d.join("devices.deny"), "a")?;
-                for line in devices::v1_allow_lines(&req.devices) {
-                    write(&d.join("devices.allow"), &line)?;
-                }
-            }
-        }
-        if !layout.v1_devices() {
-            let prog = devices::ebpf_program(&req.devices);
-            let fd = wharf_sys::bpf::load_cgroup_device_program(&prog)
-                .context("load the device policy BPF program")?;
-            let cgfd =
-                fs::File::open(&self.v2).with_context(|| format!("open {}", self.v2.display()))?;
-            wharf_sys::bpf::attach_cgroup_device_program(cgfd.as_fd(), fd.as_fd())
-                .with_context(|| format!("attach the device policy to {}", self.v2.display()))?;
-        }
-        for p in &req.properties {
-            self.apply_property(*p)?;
         }
         Ok(())
+    }
+
+    /// Once PID 1 exists (cloned into the cgroup2 directory, or not yet placed: `migrate_v2`):
+    /// attach the device policy, write the limits and move PID 1 into the v1 directories (and
+    /// the cgroup2 one). Done while PID 1 builds its mount table, before it may go on.
+    pub fn enforce(&self, pid: Pid, migrate_v2: bool) -> Result<()> {
+        let prog = devices::ebpf_program(&self.req.devices);
+        let fd = wharf_sys::bpf::load_cgroup_device_program(&prog)
+            .context("load the device policy BPF program")?;
+        let cgfd = self.open_v2()?;
+        wharf_sys::bpf::attach_cgroup_device_program(cgfd.as_fd(), fd.as_fd())
+            .with_context(|| format!("attach the device policy to {}", self.v2.display()))?;
+        for p in &self.req.properties {
+            self.apply_property(*p)?;
+        }
+        self.add_process(pid, migrate_v2)
     }
 
     /// Write a property into cgroup2 if its controller is there, else into the v1 controller.
@@ -293,10 +303,20 @@ impl MachineCgroup {
         Ok(())
     }
 
-    /// Move process `pid` into every cgroup of the machine.
-    pub fn add_process(&self, pid: Pid) -> Result<()> {
+    /// The cgroup2 directory, opened (for `clone3(CLONE_INTO_CGROUP)` and BPF attachment).
+    pub fn open_v2(&self) -> Result<OwnedFd> {
+        fs::File::open(&self.v2)
+            .map(OwnedFd::from)
+            .with_context(|| format!("open {}", self.v2.display()))
+    }
+
+    /// Move process `pid` into the machine's cgroups: the v1 ones, and with `v2` also the
+    /// cgroup2 one (when it was not cloned into it).
+    fn add_process(&self, pid: Pid, v2: bool) -> Result<()> {
         let pid = pid.as_raw_nonzero().to_string();
-        write(&self.v2.join("cgroup.procs"), &pid)?;
+        if v2 {
+            write(&self.v2.join("cgroup.procs"), &pid)?;
+        }
         for (_, d) in &self.v1 {
             write(&d.join("cgroup.procs"), &pid)?;
         }
@@ -311,7 +331,7 @@ impl MachineCgroup {
     /// Kill what is left in the machine's cgroups and remove them (subdirectories first).
     fn remove_dirs(&self) -> Result<()> {
         remove_tree(&self.v2, true)?;
-        for (_, d) in &self.v1 {
+        for d in &self.v1_all {
             remove_tree(d, false)?;
         }
         Ok(())
@@ -420,11 +440,10 @@ fn remove_bottom_up(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// In the cloned child, first thing: die with the parent, wait until the parent has moved us
-/// into the machine's cgroups (a `go` message on the setup channel; EOF = the parent failed or
-/// died), then enter a new cgroup namespace rooted there.
+/// In the cloned child, once its mount table is built: wait until wharf has put the machine's
+/// cgroups in force (a `go` message on the setup channel; EOF = wharf failed or died), then
+/// enter a new cgroup namespace rooted there.
 pub(crate) fn enter_in_child(chan: &OwnedFd, go: u8) -> Result<()> {
-    wharf_sys::ns::kill_with_parent().context("set the parent-death signal")?;
     let mut b = [0u8; 16];
     let (n, _) = wharf_sys::socket::recv(chan, &mut b).context("wait for the cgroup setup")?;
     if n != 1 || b[0] != go {
@@ -483,7 +502,6 @@ mod tests {
     fn hybrid_layout() {
         let l = Layout::from_tables(HYBRID, HYBRID_SELF, false, false).unwrap();
         assert_eq!(l.unified, Path::new("/sys/fs/cgroup/unified"));
-        assert!(l.v1_devices());
         let find = |c| l.v1.iter().find(|(x, _, _)| *x == c).cloned().unwrap();
         assert_eq!(
             find("memory"),
@@ -494,12 +512,12 @@ mod tests {
             )
         );
         assert_eq!(find("cpu").1, Path::new("/sys/fs/cgroup/cpu"));
-        assert_eq!(find("devices").2, Path::new(""));
-        assert_eq!(l.v1.len(), 4);
+        assert_eq!(find("pids").2, Path::new(""));
+        assert_eq!(l.v1.len(), 3);
         assert_eq!(l.v2_relative("deb"), Path::new("wharf/deb"));
         // Forced cgroup2-only: no v1, devices by BPF.
         let u = Layout::from_tables(HYBRID, HYBRID_SELF, true, false).unwrap();
-        assert!(u.v1.is_empty() && !u.v1_devices());
+        assert!(u.v1.is_empty());
         assert_eq!(u.unified, Path::new("/sys/fs/cgroup/unified"));
     }
 
@@ -508,7 +526,6 @@ mod tests {
         let l = Layout::from_tables(UNIFIED, "0::/user.slice/x.scope\n", false, true).unwrap();
         assert_eq!(l.unified, Path::new("/sys/fs/cgroup"));
         assert!(l.v1.is_empty());
-        assert!(!l.v1_devices());
         assert_eq!(
             l.v2_relative("deb"),
             Path::new("machine.slice/wharf-deb.scope")
@@ -527,7 +544,6 @@ mod tests {
             l.v1,
             [("cpu", "/sys/fs/cgroup/cpu,cpuacct".into(), "a/b".into())]
         );
-        assert!(!l.v1_devices());
     }
 
     /// A MachineCgroup over plain directories standing in for cgroupfs (nothing is removed).
@@ -535,6 +551,7 @@ mod tests {
         MachineCgroup {
             leaf: "m".into(),
             v2: v2.to_path_buf(),
+            v1_all: v1.iter().map(|(_, d)| d.clone()).collect(),
             v1,
             lock: None,
             owner: 0,

@@ -22,7 +22,8 @@ pub(crate) const MSG_GO: u8 = b'G';
 pub(crate) fn main(cfg: &Config, prep: &Prepared, chan: OwnedFd, notify: OwnedFd) -> ! {
     // Handlers inherited from wharf (SIGINT/SIGTERM flags, signal pipes) must not run here.
     let _ = signal::reset_all();
-    if let Err(e) = crate::cgroup::enter_in_child(&chan, MSG_GO) {
+    // Die with wharf. (Had it died already, the wait for MSG_GO below sees EOF.)
+    if let Err(e) = wharf_sys::ns::kill_with_parent().context("set the parent-death signal") {
         report(&chan, &e);
         std::process::exit(1);
     }
@@ -41,6 +42,10 @@ fn report(chan: &OwnedFd, e: &anyhow::Error) {
 fn start(cfg: &Config, prep: &Prepared, chan: &OwnedFd, notify: OwnedFd) -> Result<Infallible> {
     let kmsg = crate::setup::build(cfg, prep, &notify)?;
     drop(notify);
+    // Meanwhile wharf attached the device policy and limits to the machine's cgroups: from here
+    // on PID 1 is confined by them, in its own cgroup namespace and with its own cgroup2 view.
+    crate::cgroup::enter_in_child(chan, MSG_GO)?;
+    crate::cgroup::mount_in_container()?;
     let console = if prep.console.has_pty() {
         Some(console::allocate()?)
     } else {

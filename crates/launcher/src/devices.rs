@@ -3,13 +3,13 @@
 //! fuse and tun, the inaccessible node 0:0, plus character devices bind-mounted in with
 //! `--bind`. (The 0:0 nodes cannot be opened — no driver has that number — but are made with
 //! mknod: wharf's `/run/host/inaccessible/{chr,blk}` and systemd's
-//! `/run/systemd/inaccessible/{chr,blk}` inside; systemd's own device policies allow them too.) Enforced by the v1 `devices` controller on hybrid
-//! hosts, by a `BPF_PROG_TYPE_CGROUP_DEVICE` program on the machine's cgroup2 directory
-//! otherwise.
+//! `/run/systemd/inaccessible/{chr,blk}` inside; systemd's own device policies allow them too.)
+//! Enforced by a `BPF_PROG_TYPE_CGROUP_DEVICE` program on the machine's cgroup2 directory, on
+//! hybrid hosts too (the kernel checks it before the v1 `devices` controller).
 
 use wharf_sys::bpf::BpfInsn;
 
-/// `BPF_DEVCG_ACC_*` bits, also used for the v1 letters m, r, w.
+/// `BPF_DEVCG_ACC_*` bits.
 pub const ACC_MKNOD: u32 = 1;
 pub const ACC_READ: u32 = 2;
 pub const ACC_WRITE: u32 = 4;
@@ -102,24 +102,6 @@ pub fn rules_for(binds: &[crate::Bind]) -> Vec<DevRule> {
         }
     }
     v
-}
-
-/// The lines to write to a v1 `devices.allow` (after `a` to `devices.deny`).
-pub fn v1_allow_lines(rules: &[DevRule]) -> Vec<String> {
-    rules
-        .iter()
-        .map(|r| {
-            let minor = r.minor.map_or("*".to_string(), |m| m.to_string());
-            let mut acc = String::new();
-            for (bit, c) in [(ACC_READ, 'r'), (ACC_WRITE, 'w'), (ACC_MKNOD, 'm')] {
-                if r.access & bit != 0 {
-                    acc.push(c);
-                }
-            }
-            let ty = if r.block { 'b' } else { 'c' };
-            format!("{ty} {}:{minor} {acc}", r.major)
-        })
-        .collect()
 }
 
 // eBPF opcodes (linux/bpf.h).
@@ -249,23 +231,5 @@ mod tests {
             assert_eq!(run(&p, ty, acc, maj, min), want, "{ty} {acc} {maj}:{min}");
         }
         assert_eq!(run(&ebpf_program(&[]), DEV_CHAR, ACC_READ, 1, 3), 0);
-    }
-
-    #[test]
-    fn v1_lines() {
-        let lines = v1_allow_lines(&default_rules());
-        assert!(lines.contains(&"c 1:3 rwm".to_string()));
-        assert!(lines.contains(&"c 136:* rwm".to_string()));
-        assert!(lines.contains(&"b 0:0 rwm".to_string()));
-        assert!(!lines
-            .iter()
-            .any(|l| l.starts_with("b ") && l != "b 0:0 rwm"));
-        let l = v1_allow_lines(&[DevRule {
-            block: false,
-            major: 226,
-            minor: Some(0),
-            access: ACC_READ | ACC_WRITE,
-        }]);
-        assert_eq!(l, ["c 226:0 rw"]);
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! Process layout: `wharf` creates the machine's cgroup ([`cgroup`], with the device policy of
 //! [`devices`] and the `--property=` limits of [`limits`]) and clones a child into new mount,
-//! PID, UTS and IPC namespaces ([`child`]), moves it into that cgroup, and the child enters a
-//! new cgroup namespace rooted there. That child is PID 1 of the new PID namespace: it builds
+//! PID, UTS and IPC namespaces and straight into that cgroup ([`child`]); once wharf has put the
+//! cgroup in force the child enters a new cgroup namespace rooted there. That child is PID 1 of the new PID namespace: it builds
 //! the mount table ([`setup`], [`runhost`], [`etc`]), allocates the console ([`console`]),
 //! applies the resource limits, the capability sets ([`caps`]), the seccomp filter
 //! ([`seccomp`]) and no_new_privs, and then
@@ -34,6 +34,7 @@ mod supervise;
 mod user;
 
 use std::ffi::OsString;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -392,16 +393,24 @@ fn start_once(
     let (chan_parent, chan_child) = wharf_sys::socket::seqpacket_pair().context("socketpair")?;
     let notify = wharf_sys::socket::notify_socket().context("notify socket")?;
     // No CLONE_NEWCGROUP here: the child unshares it once it sits in the machine's cgroups, so
-    // that the namespace is rooted there.
-    let forked = ns::clone_into_namespaces(Namespaces {
+    // that the namespace is rooted there. It starts in the cgroup2 directory (no migration,
+    // which would cost an RCU grace period); kernels before 5.7 get a migration instead.
+    let namespaces = Namespaces {
         mount: true,
         pid: true,
         uts: true,
         ipc: true,
         cgroup: false,
-    })
-    .context("create namespaces")?;
-    let pid = match forked {
+    };
+    let v2 = cg.open_v2()?;
+    let (forked, in_v2) = match ns::clone_into_namespaces_in_cgroup(namespaces, v2.as_fd()) {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG)) => {
+            (ns::clone_into_namespaces(namespaces), false)
+        }
+        r => (r, true),
+    };
+    drop(v2);
+    let pid = match forked.context("create namespaces")? {
         Forked::Child => {
             drop(chan_parent);
             cg.leave_in_child();
@@ -410,12 +419,13 @@ fn start_once(
         Forked::Parent(pid) => pid,
     };
     drop(chan_child);
-    if let Err(e) = cg.add_process(pid) {
+    // While PID 1 builds its mount table: the device policy, limits and v1 placement.
+    if let Err(e) = cg.enforce(pid, !in_v2) {
         let _ = process::kill(pid, libc::SIGKILL);
         let _ = process::wait_pid(pid);
-        return Err(e.context("move the machine into its cgroup"));
+        return Err(e.context("put the machine's cgroup in force"));
     }
-    // Go: the child waits for this before anything else.
+    // Go: the child waits for this before it enters its cgroup namespace.
     let _ = wharf_sys::socket::send(&chan_parent, &[child::MSG_GO], &[]);
     supervise::watch(
         supervise::Watch {

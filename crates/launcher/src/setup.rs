@@ -79,7 +79,7 @@ pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<O
     }
     mkdir(Path::new("/sys"))?;
     mount("sysfs", "/sys", RO, "")?;
-    crate::cgroup::mount_in_container()?;
+    // /sys/fs/cgroup: mounted by child.rs once PID 1 is in its cgroup namespace.
 
     mkdir(Path::new("/run"))?;
     mount("tmpfs", "/run", NOSUID_NODEV, "mode=0755")?;
