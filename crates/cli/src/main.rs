@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    wharf_sys::signal::default_sigpipe();
     let args = match args::Args::try_parse() {
         Ok(a) => a,
         Err(e) if e.use_stderr() => {

@@ -62,6 +62,14 @@ pub fn reset_all() -> io::Result<()> {
     mask(libc::SIG_SETMASK, &[])
 }
 
+/// Restore the default action of SIGPIPE (Rust's runtime ignores it), so a command line tool
+/// whose reader goes away (`wharf list-images | head -1`) ends quietly like any Unix tool
+/// instead of failing on EPIPE. Sockets are unaffected: Rust sends with MSG_NOSIGNAL.
+pub fn default_sigpipe() {
+    // SAFETY: installing SIG_DFL for SIGPIPE touches no memory of ours.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
 /// Wait for one of `signals` (which must be blocked) for at most `timeout` (forever: `None`).
 /// Returns the signal number, or `None` on timeout.
 pub fn wait(signals: &[i32], timeout: Option<Duration>) -> io::Result<Option<i32>> {
