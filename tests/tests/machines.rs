@@ -1,0 +1,239 @@
+//! `wharf start`, `list`, `status`, `poweroff`, `reboot`, `terminate`, `kill` with the Debian
+//! image: machines in the background under a wharf supervisor, without a daemon.
+//!
+//! Every test has its own state directory (`WHARF_STATE_DIR`, never /run/wharf/machines) and
+//! machine name, terminates its machine on drop (also when an assertion fails), and bounds
+//! every wait.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+use wharf_tests::fixtures::TestStore;
+use wharf_tests::machine::store_named;
+use wharf_tests::{wharf, Run};
+
+/// A store holding the Debian image as `name`, a private state directory, and a guard that
+/// terminates the machine (and, failing that, kills its supervisor) on drop.
+struct Machine {
+    name: String,
+    store: TestStore,
+    state: TempDir,
+}
+
+impl Machine {
+    fn new(name: &str) -> Machine {
+        Machine {
+            name: name.into(),
+            store: store_named(name),
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = wharf(&self.store.root);
+        c.env("WHARF_STATE_DIR", self.state.path());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.cmd().args(args).output().expect("spawn wharf").into()
+    }
+
+    fn ok(&self, args: &[&str]) -> Run {
+        let r = self.run(args);
+        assert!(r.ok, "wharf {args:?} failed: {r:?}");
+        r
+    }
+
+    fn start(&self) {
+        self.ok(&["start", &self.name, "--timeout", "120"]);
+    }
+
+    fn list(&self) -> Vec<Value> {
+        let r = self.ok(&["list", "--json"]);
+        serde_json::from_str::<Value>(&r.stdout)
+            .expect("json")
+            .as_array()
+            .expect("array")
+            .clone()
+    }
+
+    fn status(&self) -> Value {
+        let r = self.ok(&["status", &self.name, "--json"]);
+        serde_json::from_str(&r.stdout).expect("json")
+    }
+
+    fn state_file(&self) -> PathBuf {
+        self.state.path().join(&self.name).join("state.json")
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        let state = std::fs::read_to_string(self.state_file()).ok();
+        let _ = self.run(&["terminate", &self.name]);
+        // Should terminate have failed: kill the supervisor (PID 1 follows it).
+        if let Some(v) = state.and_then(|s| serde_json::from_str::<Value>(&s).ok()) {
+            if let Some(p) = v["supervisor"].as_i64() {
+                let alive = std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| c.contains("__supervise"));
+                if alive {
+                    let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
+                }
+            }
+        }
+    }
+}
+
+/// Wait (at most `limit`) for `f` to hold.
+fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn start_list_status_poweroff() {
+    let m = Machine::new("mach-basic");
+    m.start();
+    let list = m.list();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["name"], "mach-basic");
+    assert_eq!(list[0]["os"], "Debian GNU/Linux 12 (bookworm)");
+    let leader = list[0]["leader"].as_u64().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{leader}/comm"))
+            .unwrap()
+            .trim(),
+        "systemd"
+    );
+    let st = m.status();
+    assert_eq!(st["leader"].as_u64(), Some(leader));
+    let cgroup = PathBuf::from(st["cgroup"].as_str().unwrap());
+    assert!(cgroup.join("cgroup.procs").exists(), "{st}");
+    let procs = st["processes"].as_array().unwrap();
+    assert!(
+        procs.iter().any(|p| p["pid"].as_u64() == Some(leader)),
+        "{st}"
+    );
+    // Booted to READY=1: the console shows systemd's progress.
+    let console = st["console"].as_array().unwrap();
+    assert!(!console.is_empty() && console.len() <= 10, "{st}");
+    let log = std::fs::read_to_string(st["console_log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("multi-user.target"), "{log}");
+    // A second start of a running machine fails with one clear line.
+    let r = m.run(&["start", "mach-basic"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr.contains("machine mach-basic is already running"),
+        "{r:?}"
+    );
+
+    m.ok(&["poweroff", "mach-basic", "--timeout", "60"]);
+    assert!(m.list().is_empty());
+    assert!(!cgroup.exists(), "{} left behind", cgroup.display());
+    assert!(!m.state_file().exists());
+    let r = m.run(&["status", "mach-basic"]);
+    assert!(r.stderr.contains("not running"), "{r:?}");
+}
+
+#[test]
+fn reboot_gets_a_new_leader_then_poweroff() {
+    let m = Machine::new("mach-reboot");
+    m.start();
+    let first = m.status()["leader"].as_u64().unwrap();
+    m.ok(&["reboot", "mach-reboot"]);
+    wait_until(LIMIT * 2, "a new leader after reboot", || {
+        let l = m.status()["leader"].as_u64().unwrap();
+        l != first
+            && std::fs::read_to_string(format!("/proc/{l}/comm"))
+                .is_ok_and(|c| c.trim() == "systemd")
+    });
+    let list = m.list();
+    assert_eq!(list.len(), 1, "{list:?}");
+    m.ok(&["poweroff", "mach-reboot"]);
+    assert!(m.list().is_empty());
+}
+
+#[test]
+fn supervisor_killed_list_recovers() {
+    let m = Machine::new("mach-crash");
+    m.start();
+    let st = m.status();
+    let sup = st["supervisor"].as_u64().unwrap();
+    let leader = st["leader"].as_u64().unwrap();
+    let cgroup = PathBuf::from(st["cgroup"].as_str().unwrap());
+    assert!(Command::new("kill")
+        .args(["-9", &sup.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    // The machine does not outlive its supervisor (parent-death signal on PID 1); list finds
+    // the stale entry, reports it and cleans it (state and cgroup).
+    wait_until(LIMIT, "the leader to die", || {
+        !Path::new(&format!("/proc/{leader}")).exists()
+            || std::fs::read_to_string(format!("/proc/{leader}/stat"))
+                .is_ok_and(|s| s.contains(") Z "))
+    });
+    let r = m.ok(&["list", "--json"]);
+    assert_eq!(r.stdout.trim(), "[]", "{r:?}");
+    assert!(r.stderr.contains("stale entry cleaned"), "{r:?}");
+    assert!(!m.state_file().exists());
+    wait_until(LIMIT, "the cgroup to go", || !cgroup.exists());
+    // The name is free again.
+    m.start();
+    assert_eq!(m.list().len(), 1);
+    m.ok(&["terminate", "mach-crash"]);
+    assert!(m.list().is_empty());
+}
+
+#[test]
+fn concurrent_starts_make_one_machine() {
+    let m = Machine::new("mach-twice");
+    let spawn = || {
+        let mut c = m.cmd();
+        c.args(["start", "mach-twice", "--timeout", "120"]);
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let results: Vec<Run> = [a, b]
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap().into())
+        .collect();
+    let won = results.iter().filter(|r| r.ok).count();
+    assert_eq!(won, 1, "{results:?}");
+    let lost = results.iter().find(|r| !r.ok).unwrap();
+    assert!(
+        lost.stderr
+            .contains("machine mach-twice is already running"),
+        "{lost:?}"
+    );
+    assert_eq!(m.list().len(), 1);
+    // Only one systemd in the machine's cgroup tree.
+    let st = m.status();
+    let systemds = st["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["command"].as_str().unwrap().ends_with("systemd/systemd"))
+        .count();
+    assert_eq!(systemds, 1, "{st}");
+    m.ok(&[
+        "kill",
+        "mach-twice",
+        "--signal=SIGKILL",
+        "--kill-whom=leader",
+    ]);
+    wait_until(LIMIT, "the machine to end after SIGKILL", || {
+        m.list().is_empty()
+    });
+}
