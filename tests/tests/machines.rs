@@ -237,3 +237,54 @@ fn concurrent_starts_make_one_machine() {
         m.list().is_empty()
     });
 }
+
+#[test]
+fn shell_joins_the_machine() {
+    let m = Machine::new("mach-shell");
+    m.start();
+    let leader = m.status()["leader"].as_u64().unwrap();
+    let sh = |args: &[&str]| -> String {
+        let mut full = vec!["shell", "mach-shell"];
+        full.extend_from_slice(args);
+        m.ok(&full).stdout.trim().to_string()
+    };
+    // The machine's hostname (systemd set it from the image's /etc/hostname), UID 0, systemd
+    // as PID 1 of the PID namespace joined.
+    let etc_hostname =
+        std::fs::read_to_string(m.store.root.join("mach-shell/etc/hostname")).unwrap_or_default();
+    assert_eq!(sh(&["hostname"]), etc_hostname.trim());
+    assert_eq!(sh(&["id", "-u"]), "0");
+    assert_eq!(sh(&["cat", "/proc/1/comm"]), "systemd");
+    // Every namespace is the leader's.
+    for ns in ["mnt", "pid", "uts", "ipc", "cgroup"] {
+        let host = std::fs::read_link(format!("/proc/{leader}/ns/{ns}")).unwrap();
+        let inside = sh(&["readlink", &format!("/proc/self/ns/{ns}")]);
+        assert_eq!(inside, host.to_string_lossy(), "{ns}");
+    }
+    // The machine's bounding set and a seccomp filter, a clean environment.
+    let status = sh(&["cat", "/proc/self/status"]);
+    let leader_status = std::fs::read_to_string(format!("/proc/{leader}/status")).unwrap();
+    let field = |s: &str, k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+    };
+    assert_eq!(field(&status, "CapBnd:"), field(&leader_status, "CapBnd:"));
+    assert_eq!(field(&status, "Seccomp:").as_deref(), Some("2"));
+    let env = m
+        .cmd()
+        .args(["shell", "mach-shell", "env"])
+        .env("LEAK_CANARY", "secret")
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&env.stdout).into_owned();
+    assert!(env.contains("container=wharf"), "{env}");
+    assert!(!env.contains("secret"), "{env}");
+    // -u: the user from the machine's passwd; the exit status passes through.
+    assert_eq!(sh(&["-u", "nobody", "id", "-un"]), "nobody");
+    let r = m.run(&["shell", "mach-shell", "sh", "-c", "exit 7"]);
+    assert_eq!(r.code, Some(7), "{r:?}");
+    let r = m.run(&["shell", "mach-shell", "no-such-command"]);
+    assert_eq!(r.code, Some(127), "{r:?}");
+    m.ok(&["poweroff", "mach-shell"]);
+}

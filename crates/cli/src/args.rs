@@ -355,6 +355,19 @@ pub enum Command {
         #[arg(long, default_value = "all", value_name = "WHO")]
         kill_whom: String,
     },
+    /// Run a command (default: a login shell) inside a running machine
+    Shell {
+        name: String,
+        /// User (name or UID from the machine's /etc/passwd; default root)
+        #[arg(short = 'u', long, visible_alias = "uid", value_name = "USER")]
+        user: Option<String>,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Internal: the supervisor of a started machine
     #[command(hide = true, name = "__supervise")]
     Supervise {

@@ -354,3 +354,19 @@ pub fn kill(ctx: &Ctx, names: &[String], sig: &str, whom: &str) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn shell(ctx: &Ctx, name: &str, user: Option<String>, command: Vec<OsString>) -> Result<()> {
+    let s = running(&ctx.machines, name)?;
+    use std::io::IsTerminal;
+    let term = std::io::stdin()
+        .is_terminal()
+        .then(|| std::env::var("TERM").ok())
+        .flatten();
+    let req = machine::shell::ShellRequest {
+        user,
+        command,
+        term,
+    };
+    let code = machine::shell::run(leader(&s), &req)?;
+    std::process::exit(code);
+}

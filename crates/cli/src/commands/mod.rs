@@ -75,6 +75,11 @@ pub fn run(args: Args) -> Result<()> {
         } => machines::start(&ctx, &name, timeout, args),
         Command::Supervise { name, args } => machines::supervise(&ctx, &name, args),
         Command::List => machines::list(&ctx),
+        Command::Shell {
+            name,
+            user,
+            command,
+        } => machines::shell(&ctx, &name, user, command),
         Command::Status { name } => machines::status(&ctx, &name),
         Command::Poweroff { names, timeout } => machines::poweroff(&ctx, &names, timeout),
         Command::Reboot { names } => machines::reboot(&ctx, &names),

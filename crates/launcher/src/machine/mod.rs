@@ -13,6 +13,7 @@
 //! differs) is stale: [`Registry::check`] reports it as gone and cleans it up.
 
 mod proc;
+pub mod shell;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
