@@ -288,3 +288,45 @@ fn shell_joins_the_machine() {
     assert_eq!(r.code, Some(127), "{r:?}");
     m.ok(&["poweroff", "mach-shell"]);
 }
+
+#[test]
+fn copy_both_ways_confined_to_the_machine() {
+    let m = Machine::new("mach-copy");
+    m.start();
+    let host = tempfile::tempdir().unwrap();
+    let src = host.path().join("in.txt");
+    std::fs::write(&src, "from the host\n").unwrap();
+    m.ok(&["copy-to", "mach-copy", src.to_str().unwrap(), "/root/"]);
+    let r = m.ok(&["shell", "mach-copy", "cat", "/root/in.txt"]);
+    assert_eq!(r.stdout, "from the host\n");
+    m.ok(&[
+        "shell",
+        "mach-copy",
+        "sh",
+        "-c",
+        "echo from inside > /root/out.txt; ln -s /etc/hostname /root/abs; \
+         ln -s ../../../../../etc/os-release /root/up",
+    ]);
+    let out = host.path().join("out.txt");
+    m.ok(&[
+        "copy-from",
+        "mach-copy",
+        "/root/out.txt",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "from inside\n");
+    // Symlinks resolve inside the machine's root, never on the host.
+    let up = host.path().join("up");
+    m.ok(&["copy-from", "mach-copy", "/root/up", up.to_str().unwrap()]);
+    let image_os = std::fs::read_to_string(m.store.root.join("mach-copy/etc/os-release")).unwrap();
+    assert_eq!(std::fs::read_to_string(&up).unwrap(), image_os);
+    // A symlink as the destination is refused, not written through.
+    let r = m.run(&["copy-to", "mach-copy", src.to_str().unwrap(), "/root/abs"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("/root/abs"), "{r:?}");
+    let r = m.run(&["copy-from", "mach-copy", "/no/such", out.to_str().unwrap()]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("/no/such"), "{r:?}");
+    m.ok(&["terminate", "mach-copy"]);
+    assert!(m.list().is_empty());
+}

@@ -368,6 +368,18 @@ pub enum Command {
         )]
         command: Vec<std::ffi::OsString>,
     },
+    /// Copy a host file into a running machine (DST defaults to SRC)
+    CopyTo {
+        name: String,
+        source: PathBuf,
+        destination: Option<PathBuf>,
+    },
+    /// Copy a file out of a running machine (DST defaults to SRC)
+    CopyFrom {
+        name: String,
+        source: PathBuf,
+        destination: Option<PathBuf>,
+    },
     /// Internal: the supervisor of a started machine
     #[command(hide = true, name = "__supervise")]
     Supervise {

@@ -370,3 +370,20 @@ pub fn shell(ctx: &Ctx, name: &str, user: Option<String>, command: Vec<OsString>
     let code = machine::shell::run(leader(&s), &req)?;
     std::process::exit(code);
 }
+
+pub fn copy(
+    ctx: &Ctx,
+    name: &str,
+    to: bool,
+    src: &std::path::Path,
+    dst: Option<&std::path::Path>,
+) -> Result<()> {
+    let s = running(&ctx.machines, name)?;
+    let l = leader(&s);
+    if to {
+        machine::copy::copy_to(l, src, dst)?;
+    } else {
+        machine::copy::copy_from(l, src, dst)?;
+    }
+    Ok(())
+}

@@ -75,6 +75,16 @@ pub fn run(args: Args) -> Result<()> {
         } => machines::start(&ctx, &name, timeout, args),
         Command::Supervise { name, args } => machines::supervise(&ctx, &name, args),
         Command::List => machines::list(&ctx),
+        Command::CopyTo {
+            name,
+            source,
+            destination,
+        } => machines::copy(&ctx, &name, true, &source, destination.as_deref()),
+        Command::CopyFrom {
+            name,
+            source,
+            destination,
+        } => machines::copy(&ctx, &name, false, &source, destination.as_deref()),
         Command::Shell {
             name,
             user,
