@@ -286,6 +286,22 @@ fn shell_joins_the_machine() {
     assert_eq!(r.code, Some(7), "{r:?}");
     let r = m.run(&["shell", "mach-shell", "no-such-command"]);
     assert_eq!(r.code, Some(127), "{r:?}");
+    // On a terminal: a pty of the machine's devpts, the exit status still passed through.
+    let bin = wharf_tests::wharf_bin();
+    let out = Command::new("timeout")
+        .args(["60", "script", "-qec"])
+        .arg(format!(
+            "{} shell mach-shell sh -c 'tty; exit 5'",
+            bin.display()
+        ))
+        .arg("/dev/null")
+        .env("WHARF_IMAGE_ROOT", &m.store.root)
+        .env("WHARF_STATE_DIR", m.state.path())
+        .output()
+        .expect("script (bsdutils) is needed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/dev/pts/"), "{out:?}");
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
     m.ok(&["poweroff", "mach-shell"]);
 }
 

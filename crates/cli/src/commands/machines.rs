@@ -358,14 +358,13 @@ pub fn kill(ctx: &Ctx, names: &[String], sig: &str, whom: &str) -> Result<()> {
 pub fn shell(ctx: &Ctx, name: &str, user: Option<String>, command: Vec<OsString>) -> Result<()> {
     let s = running(&ctx.machines, name)?;
     use std::io::IsTerminal;
-    let term = std::io::stdin()
-        .is_terminal()
-        .then(|| std::env::var("TERM").ok())
-        .flatten();
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let term = tty.then(|| std::env::var("TERM").ok()).flatten();
     let req = machine::shell::ShellRequest {
         user,
         command,
         term,
+        pty: tty,
     };
     let code = machine::shell::run(leader(&s), &req)?;
     std::process::exit(code);

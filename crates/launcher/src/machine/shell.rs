@@ -23,6 +23,8 @@ pub struct ShellRequest {
     pub command: Vec<OsString>,
     /// `TERM` to pass (the caller's, when it is on a terminal).
     pub term: Option<String>,
+    /// Run on a new pty of the machine (its devpts), forwarded to our stdio (interactive use).
+    pub pty: bool,
 }
 
 /// The namespaces joined, in order (the mount namespace last: its paths change the view).
@@ -75,20 +77,90 @@ pub fn run(leader: u32, req: &ShellRequest) -> Result<i32> {
     let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
     let filter = seccomp::program(seccomp::Abi::native(), bounding, &SyscallFilter::default());
 
+    let chan = if req.pty {
+        Some(wharf_sys::socket::seqpacket_pair().context("socketpair")?)
+    } else {
+        None
+    };
     // Children are born in the machine's PID namespace.
     ns::setns(pid_ns.as_fd(), libc::CLONE_NEWPID).context("join the PID namespace")?;
     match process::fork().context("fork")? {
         Forked::Child => {
+            let chan = chan.map(|(parent, child)| {
+                drop(parent);
+                child
+            });
             let Err(e) = child(
-                &cg_procs, &fds, &root, req, bounding, last_cap, &filter, nnp,
+                &cg_procs,
+                &fds,
+                &root,
+                req,
+                bounding,
+                last_cap,
+                &filter,
+                nnp,
+                chan.as_ref(),
             );
             eprintln!("wharf: shell: {e:#}");
             std::process::exit(127);
         }
-        Forked::Parent(pid) => Ok(match process::wait_pid(pid).context("wait")? {
-            Exit::Code(c) => c,
-            Exit::Signal(s) => 128 + s,
-        }),
+        Forked::Parent(pid) => {
+            if let Some((parent, child_end)) = chan {
+                drop(child_end);
+                let mut buf = [0u8; 1];
+                let master = wharf_sys::socket::recv(&parent, &mut buf)
+                    .ok()
+                    .and_then(|(_, mut fds)| fds.pop());
+                if let Some(master) = master {
+                    forward(master, pid);
+                }
+            }
+            Ok(match process::wait_pid(pid).context("wait")? {
+                Exit::Code(c) => c,
+                Exit::Signal(s) => 128 + s,
+            })
+        }
+    }
+}
+
+/// Copy stdio <-> the pty master until the shell `pid` ends (it is left to be reaped).
+fn forward(master: std::os::fd::OwnedFd, pid: wharf_sys::process::Pid) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use rustix::process::{waitid, WaitId, WaitIdOptions};
+    let mut f = crate::console::Forwarder::new(master, crate::ConsoleMode::Interactive);
+    let timeout = Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    loop {
+        let opts = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT | WaitIdOptions::NOHANG;
+        if let Ok(Some(_)) = waitid(WaitId::Pid(pid), opts) {
+            f.drain();
+            return;
+        }
+        let stdin = std::io::stdin();
+        let poll_master = !f.master_hup && f.master_open;
+        let with_stdin = f.stdin_open;
+        let mut fds = Vec::new();
+        if poll_master {
+            fds.push(PollFd::new(&f.master, PollFlags::IN));
+        }
+        if with_stdin {
+            fds.push(PollFd::new(&stdin, PollFlags::IN));
+        }
+        let _ = poll(&mut fds, Some(&timeout));
+        let ready: Vec<bool> = fds.iter().map(|p| !p.revents().is_empty()).collect();
+        drop(fds);
+        if poll_master && ready.first() == Some(&true) {
+            f.pump_out();
+        } else if !poll_master {
+            // EIO earlier (nobody had the slave open): try again after the timeout.
+            f.master_hup = false;
+            f.pump_out();
+        }
+        if with_stdin && ready.last() == Some(&true) {
+            f.pump_in();
+        }
     }
 }
 
@@ -102,6 +174,7 @@ fn child(
     last_cap: u32,
     filter: &[seccomp::SockFilter],
     nnp: bool,
+    chan: Option<&std::os::fd::OwnedFd>,
 ) -> Result<std::convert::Infallible> {
     // "0": the writing process itself.
     std::fs::write(cg_procs, "0")
@@ -135,6 +208,13 @@ fn child(
     } else {
         req.command.clone()
     };
+    if let Some(chan) = chan {
+        // A pty of the machine's own devpts: its slave is the shell's controlling terminal.
+        let (master, slave) = wharf_sys::pty::open_master().context("allocate a pty")?;
+        wharf_sys::socket::send(chan, &[1], &[master.as_fd()]).context("pass the pty")?;
+        drop(master);
+        crate::console::attach(&slave, true)?;
+    }
     let home = Path::new(&u.home);
     if !u.home.is_empty() && home.is_dir() {
         let _ = std::env::set_current_dir(home);
