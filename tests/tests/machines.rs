@@ -302,6 +302,24 @@ fn shell_joins_the_machine() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("/dev/pts/"), "{out:?}");
     assert_eq!(out.status.code(), Some(5), "{out:?}");
+    // login: the machine's login(1) on a pty prompts with the machine's hostname (bounded by
+    // timeout(1); no password is known, so it never gets further).
+    let out = Command::new("timeout")
+        .args(["10", "script", "-qec"])
+        .arg(format!("{} login mach-shell", bin.display()))
+        .arg("/dev/null")
+        .env("WHARF_IMAGE_ROOT", &m.store.root)
+        .env("WHARF_STATE_DIR", m.state.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("{} login:", etc_hostname.trim())),
+        "{out:?}"
+    );
+    let r = m.run(&["login", "mach-shell"]);
+    assert!(r.stderr.contains("login needs a terminal"), "{r:?}");
     m.ok(&["poweroff", "mach-shell"]);
 }
 

@@ -368,6 +368,8 @@ pub enum Command {
         )]
         command: Vec<std::ffi::OsString>,
     },
+    /// Log in to a running machine (its login(1) on a new pty; needs a terminal)
+    Login { name: String },
     /// Copy a host file into a running machine (DST defaults to SRC)
     CopyTo {
         name: String,

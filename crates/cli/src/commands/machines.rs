@@ -386,3 +386,11 @@ pub fn copy(
     }
     Ok(())
 }
+
+pub fn login(ctx: &Ctx, name: &str) -> Result<()> {
+    use std::io::IsTerminal;
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        bail!("login needs a terminal on stdin and stdout (use shell for commands)");
+    }
+    shell(ctx, name, None, vec!["login".into()])
+}

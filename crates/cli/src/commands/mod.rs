@@ -75,6 +75,7 @@ pub fn run(args: Args) -> Result<()> {
         } => machines::start(&ctx, &name, timeout, args),
         Command::Supervise { name, args } => machines::supervise(&ctx, &name, args),
         Command::List => machines::list(&ctx),
+        Command::Login { name } => machines::login(&ctx, &name),
         Command::CopyTo {
             name,
             source,
