@@ -52,6 +52,12 @@ impl Machine {
         self.ok(&["start", &self.name, "--timeout", "120"]);
     }
 
+    fn start_with(&self, opts: &[&str]) {
+        let mut args = vec!["start", &self.name, "--timeout", "120"];
+        args.extend_from_slice(opts);
+        self.ok(&args);
+    }
+
     fn list(&self) -> Vec<Value> {
         let r = self.ok(&["list", "--json"]);
         serde_json::from_str::<Value>(&r.stdout)
@@ -241,7 +247,8 @@ fn concurrent_starts_make_one_machine() {
 #[test]
 fn shell_joins_the_machine() {
     let m = Machine::new("mach-shell");
-    m.start();
+    // The machine's own --system-call-filter= applies to shells too.
+    m.start_with(&["--system-call-filter=~chroot"]);
     let leader = m.status()["leader"].as_u64().unwrap();
     let sh = |args: &[&str]| -> String {
         let mut full = vec!["shell", "mach-shell"];
@@ -284,6 +291,8 @@ fn shell_joins_the_machine() {
     assert_eq!(sh(&["-u", "nobody", "id", "-un"]), "nobody");
     let r = m.run(&["shell", "mach-shell", "sh", "-c", "exit 7"]);
     assert_eq!(r.code, Some(7), "{r:?}");
+    let r = m.run(&["shell", "mach-shell", "chroot", "/", "true"]);
+    assert!(r.stderr.contains("Operation not permitted"), "{r:?}");
     let r = m.run(&["shell", "mach-shell", "no-such-command"]);
     assert_eq!(r.code, Some(127), "{r:?}");
     // On a terminal: a pty of the machine's devpts, the exit status still passed through.

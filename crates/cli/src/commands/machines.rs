@@ -49,6 +49,7 @@ pub fn start(ctx: &Ctx, name: &str, timeout: u64, args: Vec<OsString>) -> Result
     machine::check_name(name)?;
     // Bad options and a missing image fail here, before anything runs.
     let a = run_args(name, args.clone())?;
+    let syscall_filter = a.system_call_filter.clone();
     let image = ctx.store.find(name)?.path.clone();
     drop(super::run::config(ctx, a)?);
     let reg = &ctx.machines;
@@ -101,6 +102,7 @@ pub fn start(ctx: &Ctx, name: &str, timeout: u64, args: Vec<OsString>) -> Result
                         image: image.clone(),
                         cgroup: cg,
                         console_log: log_path.clone(),
+                        syscall_filter: syscall_filter.clone(),
                     };
                     reg.write_state(&s)?;
                     state = Some(s);
@@ -360,10 +362,15 @@ pub fn shell(ctx: &Ctx, name: &str, user: Option<String>, command: Vec<OsString>
     use std::io::IsTerminal;
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let term = tty.then(|| std::env::var("TERM").ok()).flatten();
+    let mut syscall_filter = wharf_launcher::seccomp::SyscallFilter::default();
+    for f in &s.syscall_filter {
+        syscall_filter.add(f)?;
+    }
     let req = machine::shell::ShellRequest {
         user,
         command,
         term,
+        syscall_filter,
         pty: tty,
     };
     let code = machine::shell::run(leader(&s), &req)?;

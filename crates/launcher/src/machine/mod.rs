@@ -51,6 +51,9 @@ pub struct State {
     /// The machine's cgroup2 directory (absolute, below the cgroup2 mount).
     pub cgroup: PathBuf,
     pub console_log: PathBuf,
+    /// The `--system-call-filter=` values the machine was started with (for `shell`).
+    #[serde(default)]
+    pub syscall_filter: Vec<String>,
 }
 
 /// A machine entry as found on disk.
@@ -249,6 +252,7 @@ mod tests {
             image: "/x".into(),
             cgroup: "/nonexistent".into(),
             console_log: r.console_path("m"),
+            syscall_filter: vec![],
         };
         r.write_state(&s).unwrap();
         assert_eq!(r.read_state("m").unwrap().unwrap(), s);

@@ -23,6 +23,8 @@ pub struct ShellRequest {
     pub command: Vec<OsString>,
     /// `TERM` to pass (the caller's, when it is on a terminal).
     pub term: Option<String>,
+    /// The machine's `--system-call-filter=` additions (as its processes got them).
+    pub syscall_filter: SyscallFilter,
     /// Run on a new pty of the machine (its devpts), forwarded to our stdio (interactive use).
     pub pty: bool,
 }
@@ -75,7 +77,7 @@ pub fn run(leader: u32, req: &ShellRequest) -> Result<i32> {
     let pid_ns = File::open(proc_dir.join("ns/pid")).context("open the PID namespace")?;
     let root = File::open(proc_dir.join("root")).context("open the machine's root")?;
     let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
-    let filter = seccomp::program(seccomp::Abi::native(), bounding, &SyscallFilter::default());
+    let filter = seccomp::program(seccomp::Abi::native(), bounding, &req.syscall_filter);
 
     let chan = if req.pty {
         Some(wharf_sys::socket::seqpacket_pair().context("socketpair")?)
