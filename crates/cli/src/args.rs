@@ -29,6 +29,11 @@ pub struct Args {
     #[arg(long, global = true)]
     pub no_legend: bool,
 
+    /// Where running machines keep their state (start, list, status, shell, poweroff, …;
+    /// default /run/wharf/machines)
+    #[arg(long, global = true, env = "WHARF_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -301,6 +306,90 @@ pub enum Command {
             trailing_var_arg = true,
             allow_hyphen_values = true,
             value_name = "ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Boot an image in the background under a wharf supervisor (run options may follow NAME)
+    Start {
+        name: String,
+        /// Seconds to wait for the machine to report READY=1
+        #[arg(long, default_value_t = 90, value_name = "SECS")]
+        timeout: u64,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "RUN-OPTIONS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// List running machines (name, leader PID, OS, since)
+    List,
+    /// Show a running machine: leader, cgroup, processes, uptime, last console lines
+    Status { name: String },
+    /// Power machines off (SIGRTMIN+3 to PID 1) and wait for them to end
+    Poweroff {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Seconds to wait for each machine to end
+        #[arg(long, default_value_t = 90, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Reboot machines (SIGINT to PID 1, systemd's ctrl-alt-del)
+    Reboot {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Kill machines at once (every process of their cgroup)
+    Terminate {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// Send a signal to machines' processes
+    Kill {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The signal (default SIGTERM)
+        #[arg(short = 's', long, default_value = "SIGTERM", value_name = "SIG")]
+        signal: String,
+        /// leader (PID 1) or all (every process of the machine)
+        #[arg(long, default_value = "all", value_name = "WHO")]
+        kill_whom: String,
+    },
+    /// Run a command (default: a login shell) inside a running machine
+    Shell {
+        name: String,
+        /// User (name or UID from the machine's /etc/passwd; default root)
+        #[arg(short = 'u', long, visible_alias = "uid", value_name = "USER")]
+        user: Option<String>,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Log in to a running machine (its login(1) on a new pty; needs a terminal)
+    Login { name: String },
+    /// Copy a host file into a running machine (DST defaults to SRC)
+    CopyTo {
+        name: String,
+        source: PathBuf,
+        destination: Option<PathBuf>,
+    },
+    /// Copy a file out of a running machine (DST defaults to SRC)
+    CopyFrom {
+        name: String,
+        source: PathBuf,
+        destination: Option<PathBuf>,
+    },
+    /// Internal: the supervisor of a started machine
+    #[command(hide = true, name = "__supervise")]
+    Supervise {
+        name: String,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "RUN-OPTIONS"
         )]
         args: Vec<std::ffi::OsString>,
     },

@@ -26,6 +26,7 @@ mod exec;
 mod identity;
 mod init;
 pub mod limits;
+pub mod machine;
 pub mod root;
 mod runhost;
 pub mod seccomp;

@@ -173,3 +173,25 @@ pub fn kill_with_parent() -> io::Result<()> {
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
         .map_err(Into::into)
 }
+
+/// `setns(fd, nstype)`: join the namespace `fd` refers to (a `/proc/PID/ns/*` file or a
+/// pidfd); `nstype` is one `CLONE_NEW*` flag (checked by the kernel against the fd) or 0.
+/// Joining a PID namespace affects only children forked afterwards; joining a mount namespace
+/// needs a single-threaded caller and sets its root and working directory to the namespace's
+/// root.
+pub fn setns(fd: std::os::fd::BorrowedFd<'_>, nstype: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setns(2) takes a file descriptor (borrowed, so open for the whole call) and an
+    // integer flag; it reads or writes no memory of ours.
+    if unsafe { libc::setns(fd.as_raw_fd(), nstype) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `chroot(".")` then `chdir("/")`: make the working directory the root.
+pub fn chroot_here() -> io::Result<()> {
+    rustix::process::chroot(".")?;
+    rustix::process::chdir("/")?;
+    Ok(())
+}

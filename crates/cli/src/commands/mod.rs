@@ -1,6 +1,7 @@
 //! Verb dispatch.
 
 mod inspect;
+mod machines;
 mod modify;
 mod oci;
 mod output;
@@ -26,6 +27,8 @@ pub struct Ctx {
     pub legend: bool,
     /// Set by SIGINT/SIGTERM so long operations stop and clean up.
     pub cancel: Arc<AtomicBool>,
+    /// The state directory of running machines.
+    pub machines: wharf_launcher::machine::Registry,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -44,6 +47,7 @@ pub fn run(args: Args) -> Result<()> {
         quiet: args.quiet,
         legend: !args.no_legend && !args.quiet,
         cancel,
+        machines: wharf_launcher::machine::Registry::new(args.state_dir.clone()),
     };
     match args.command {
         Command::ListImages { all } => inspect::list_images(&ctx, all),
@@ -64,6 +68,38 @@ pub fn run(args: Args) -> Result<()> {
         Command::SetLimit { first, second } => modify::set_limit(&ctx, &first, second.as_deref()),
         Command::Clean { all } => modify::clean(&ctx, all),
         Command::Run(a) => run::run(&ctx, *a),
+        Command::Start {
+            name,
+            timeout,
+            args,
+        } => machines::start(&ctx, &name, timeout, args),
+        Command::Supervise { name, args } => machines::supervise(&ctx, &name, args),
+        Command::List => machines::list(&ctx),
+        Command::Login { name } => machines::login(&ctx, &name),
+        Command::CopyTo {
+            name,
+            source,
+            destination,
+        } => machines::copy(&ctx, &name, true, &source, destination.as_deref()),
+        Command::CopyFrom {
+            name,
+            source,
+            destination,
+        } => machines::copy(&ctx, &name, false, &source, destination.as_deref()),
+        Command::Shell {
+            name,
+            user,
+            command,
+        } => machines::shell(&ctx, &name, user, command),
+        Command::Status { name } => machines::status(&ctx, &name),
+        Command::Poweroff { names, timeout } => machines::poweroff(&ctx, &names, timeout),
+        Command::Reboot { names } => machines::reboot(&ctx, &names),
+        Command::Terminate { names } => machines::terminate(&ctx, &names),
+        Command::Kill {
+            names,
+            signal,
+            kill_whom,
+        } => machines::kill(&ctx, &names, &signal, &kill_whom),
         Command::Boot { name, args } => {
             let mut full = vec![
                 std::ffi::OsString::from("wharf"),

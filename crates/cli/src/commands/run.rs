@@ -17,6 +17,16 @@ use super::Ctx;
 use crate::args::RunArgs;
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
+    let cfg = config(ctx, a)?;
+    for w in wharf_launcher::warnings(&cfg) {
+        eprintln!("wharf: warning: {w}");
+    }
+    let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
+    std::process::exit(status);
+}
+
+/// The launcher configuration for `a`.
+pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
     let (root, machine, image_ro, raw_image) = match (&a.directory, &a.image, &a.machine) {
         (Some(dir), _, _) => {
             let dir = std::path::absolute(dir)?;
@@ -181,9 +191,5 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
                 .transpose()?,
         },
     };
-    for w in wharf_launcher::warnings(&cfg) {
-        eprintln!("wharf: warning: {w}");
-    }
-    let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
-    std::process::exit(status);
+    Ok(cfg)
 }

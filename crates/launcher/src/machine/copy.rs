@@ -1,0 +1,114 @@
+//! `wharf copy-to`/`copy-from`: regular files between the host and a running machine, through
+//! the machine's root (`/proc/LEADER/root`) with every path inside it resolved by `openat2`
+//! confined to that root (`RESOLVE_IN_ROOT`, no magic links, no mount crossing): symlinks and
+//! `..` in the machine cannot reach the host.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use rustix::fs::OFlags;
+use wharf_sys::fs::open_in_root_with;
+
+fn machine_root(leader: u32) -> Result<File> {
+    File::open(format!("/proc/{leader}/root")).context("open the machine's root")
+}
+
+/// Where a copy lands: `dst` itself, or `dst/<name of src>` when `dst` is a directory (or ends
+/// in `/`).
+fn target(dst: &Path, src: &Path, is_dir: impl Fn(&Path) -> bool) -> Result<PathBuf> {
+    let ends_slash = dst.as_os_str().to_string_lossy().ends_with('/');
+    if ends_slash || is_dir(dst) {
+        let Some(name) = src.file_name() else {
+            bail!("{}: no file name to copy to", src.display());
+        };
+        Ok(dst.join(name))
+    } else {
+        Ok(dst.to_path_buf())
+    }
+}
+
+/// Copy host file `src` to `dst` in the machine (default: the same path); bytes copied.
+pub fn copy_to(leader: u32, src: &Path, dst: Option<&Path>) -> Result<u64> {
+    let root = machine_root(leader)?;
+    let mut from = File::open(src).with_context(|| format!("open {}", src.display()))?;
+    let md = from
+        .metadata()
+        .with_context(|| format!("stat {}", src.display()))?;
+    if !md.is_file() {
+        bail!("{}: only regular files can be copied", src.display());
+    }
+    let dst = dst.unwrap_or(src);
+    let dst = target(dst, src, |p| {
+        open_in_root_with(root.as_fd(), p, OFlags::PATH | OFlags::DIRECTORY).is_ok()
+    })?;
+    // The last component is never followed: a symlink there is refused, not written through.
+    let fd = open_in_root_with(
+        root.as_fd(),
+        &dst,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::NOCTTY,
+    )
+    .with_context(|| format!("open {} in the machine", dst.display()))?;
+    let mut to = File::from(fd);
+    let n = io::copy(&mut from, &mut to).with_context(|| format!("copy to {}", dst.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = to.set_permissions(std::fs::Permissions::from_mode(
+        md.permissions().mode() & 0o7777,
+    ));
+    Ok(n)
+}
+
+/// Copy file `src` of the machine to `dst` on the host (default: the same path); bytes copied.
+pub fn copy_from(leader: u32, src: &Path, dst: Option<&Path>) -> Result<u64> {
+    let root = machine_root(leader)?;
+    let fd = open_in_root_with(
+        root.as_fd(),
+        src,
+        OFlags::RDONLY | OFlags::NOCTTY | OFlags::NONBLOCK,
+    )
+    .with_context(|| format!("open {} in the machine", src.display()))?;
+    let mut from = File::from(fd);
+    let md = from.metadata()?;
+    if !md.is_file() {
+        bail!("{}: only regular files can be copied", src.display());
+    }
+    let dst = dst.unwrap_or(src);
+    let dst = target(dst, src, |p| p.is_dir())?;
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&dst)
+        .with_context(|| format!("create {}", dst.display()))?;
+    let n = io::copy(&mut from, &mut to).with_context(|| format!("copy to {}", dst.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = to.set_permissions(std::fs::Permissions::from_mode(
+        md.permissions().mode() & 0o7777,
+    ));
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let no = |_: &Path| false;
+        let yes = |_: &Path| true;
+        assert_eq!(
+            target(Path::new("/a/b"), Path::new("/x/f"), no).unwrap(),
+            Path::new("/a/b")
+        );
+        assert_eq!(
+            target(Path::new("/a/b"), Path::new("/x/f"), yes).unwrap(),
+            Path::new("/a/b/f")
+        );
+        assert_eq!(
+            target(Path::new("/a/"), Path::new("/x/f"), no).unwrap(),
+            Path::new("/a/f")
+        );
+    }
+}
