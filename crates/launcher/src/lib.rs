@@ -29,6 +29,7 @@ pub mod limits;
 pub mod root;
 mod runhost;
 pub mod seccomp;
+pub mod settings;
 mod setup;
 mod supervise;
 mod user;
