@@ -266,3 +266,35 @@ fn oci_image_runs_its_entrypoint_with_env_cwd_and_user() {
     assert!(r.stdout.contains("uid=0 "), "{r:?}");
     assert!(r.stdout.contains("cwd=/\n"), "{r:?}");
 }
+
+#[test]
+fn directory_runs_find_the_file_beside_and_read_only_images_stay_read_only() {
+    let s = store();
+    fs::write(
+        s.root.join("deb.nspawn"),
+        "[Exec]\nEnvironment=FOO=beside\n[Files]\nReadOnly=no\n",
+    )
+    .unwrap();
+    // -D DIR: NAME.nspawn in DIR's parent, NAME = DIR's name.
+    let dir = s.root.join("deb");
+    let r: Run = wharf(&s.root)
+        .env("WHARF_NSPAWN_SETTINGS_DIRS", trusted_dir(&s))
+        .args(["run", "-D", dir.to_str().unwrap(), "sh", "-c", "echo $FOO"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(r.stdout, "beside\n", "{r:?}");
+    // ReadOnly=no does not make a read-only image writable.
+    ok(&s.root, &["read-only", "deb"]);
+    let r = ok_with(
+        &s,
+        "deb",
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null && echo wrote || echo refused",
+        ],
+    );
+    assert_eq!(r.stdout, "refused\n", "{r:?}");
+    assert!(!dir.join("x").exists());
+}
