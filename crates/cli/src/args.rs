@@ -475,18 +475,18 @@ pub struct RunArgs {
     #[arg(short = 'P', long, conflicts_with = "console")]
     pub pipe: bool,
     /// Report readiness to the service manager only when the machine does (yes), or at once (no)
-    #[arg(long, value_name = "BOOL", value_parser = parse_bool, default_value = "no", action = clap::ArgAction::Set)]
-    pub notify_ready: bool,
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub notify_ready: Option<bool>,
     /// /etc/resolv.conf handling: off, copy-host, copy-static, copy-uplink, copy-stub,
     /// replace-*, bind-*, delete, auto
-    #[arg(long, value_name = "MODE", default_value = "auto")]
-    pub resolv_conf: String,
+    #[arg(long, value_name = "MODE")]
+    pub resolv_conf: Option<String>,
     /// /etc/localtime handling: off, copy, bind, symlink, delete, auto
-    #[arg(long, value_name = "MODE", default_value = "auto")]
-    pub timezone: String,
+    #[arg(long, value_name = "MODE")]
+    pub timezone: Option<String>,
     /// Journal linking: no, host, try-host, guest, try-guest, auto
-    #[arg(long, value_name = "MODE", default_value = "auto")]
-    pub link_journal: String,
+    #[arg(long, value_name = "MODE")]
+    pub link_journal: Option<String>,
     /// Same as --link-journal=try-guest
     #[arg(short = 'j', conflicts_with = "link_journal")]
     pub j: bool,
@@ -517,8 +517,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "ARCH")]
     pub personality: Option<String>,
     /// Set no_new_privs for the payload
-    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "no")]
-    pub no_new_privileges: bool,
+    #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
+    pub no_new_privileges: Option<bool>,
+
+    /// Settings file NAME.nspawn (/etc/systemd/nspawn, /run/systemd/nspawn, then next to the
+    /// image): yes (command line wins), no, trusted (honour privileged keys next to the image
+    /// too), override (the file wins)
+    #[arg(long, value_name = "MODE", default_value = "yes")]
+    pub settings: String,
 
     /// The command and its arguments (default: a login shell; with --boot: init arguments)
     #[arg(

@@ -30,6 +30,7 @@ pub mod machine;
 pub mod root;
 mod runhost;
 pub mod seccomp;
+pub mod settings;
 mod setup;
 mod supervise;
 mod user;

@@ -151,6 +151,11 @@ impl Rlimit1 {
     }
 }
 
+/// The index of resource `NAME` (`NOFILE`, without `RLIMIT_`) in [`Rlimit1::index`] order.
+pub fn rlimit_index(name: &str) -> Option<usize> {
+    RLIMITS.iter().position(|(n, _, _)| *n == name)
+}
+
 /// Parse `--rlimit=NAME=SOFT[:HARD]` (`NAME` with or without `RLIMIT_`, values a number,
 /// a size for byte limits, or `infinity`; HARD defaults to SOFT).
 pub fn parse_rlimit(s: &str) -> Result<Rlimit1> {

@@ -8,6 +8,7 @@ use wharf_core::ImageType;
 use wharf_launcher::caps::{parse_list, CapOptions};
 use wharf_launcher::limits::{self, ProcessLimits};
 use wharf_launcher::seccomp::SyscallFilter;
+use wharf_launcher::settings::{self, Given, SettingsMode};
 use wharf_launcher::{
     parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot, Overlay,
     ResolvConf, StartMode, Timezone, Tmpfs, Volatile,
@@ -125,8 +126,10 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
     let link_journal = if a.j {
         LinkJournal::TryGuest
     } else {
-        LinkJournal::parse(&a.link_journal)?
+        LinkJournal::parse(a.link_journal.as_deref().unwrap_or("auto"))?
     };
+    let settings_mode = SettingsMode::parse(&a.settings)?;
+    let given = given(&a);
     let mut caps = CapOptions::default();
     for c in &a.capability {
         caps.add |= parse_list(c).with_context(|| format!("invalid --capability={c}"))?;
@@ -138,14 +141,14 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
     for f in &a.system_call_filter {
         syscall_filter.add(f)?;
     }
-    let cfg = Config {
+    let mut cfg = Config {
         root,
         machine,
         hostname: a.hostname,
         setenv,
         chdir: a.chdir,
-        // An ephemeral copy of a read-only image is writable (as nspawn's).
-        read_only: a.read_only || (image_ro && !a.ephemeral),
+        // Completed below, after the settings file.
+        read_only: a.read_only,
         binds,
         tmpfs,
         command: a.command,
@@ -155,9 +158,9 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         console,
         uuid: a.uuid.as_deref().map(Id128::parse).transpose()?,
         user: a.user,
-        notify_ready: a.notify_ready,
-        resolv_conf: ResolvConf::parse(&a.resolv_conf)?,
-        timezone: Timezone::parse(&a.timezone)?,
+        notify_ready: a.notify_ready.unwrap_or(false),
+        resolv_conf: ResolvConf::parse(a.resolv_conf.as_deref().unwrap_or("auto"))?,
+        timezone: Timezone::parse(a.timezone.as_deref().unwrap_or("auto"))?,
         link_journal,
         raw_image,
         ephemeral: a.ephemeral,
@@ -166,7 +169,7 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         inaccessible,
         caps,
         syscall_filter,
-        no_new_privileges: a.no_new_privileges,
+        no_new_privileges: a.no_new_privileges.unwrap_or(false),
         properties: a
             .property
             .iter()
@@ -191,5 +194,60 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
                 .transpose()?,
         },
     };
+    if settings_mode != SettingsMode::No {
+        let image_dir = cfg.root.parent().map(|p| p.to_path_buf());
+        if let Some(found) = settings::lookup(image_dir.as_deref(), &cfg.machine) {
+            let (s, mut warns) = settings::load(&found, settings_mode)?;
+            warns.extend(
+                settings::apply(&mut cfg, &s, &given, settings_mode)
+                    .with_context(|| format!("settings file {}", found.path.display()))?,
+            );
+            for w in warns {
+                eprintln!("wharf: warning: {w}");
+            }
+        }
+    }
+    // An ephemeral copy of a read-only image is writable (as nspawn's).
+    cfg.read_only |= image_ro && !cfg.ephemeral;
     Ok(cfg)
+}
+
+/// What the command line set, so that the settings file leaves it alone (nspawn's settings
+/// mask).
+fn given(a: &RunArgs) -> Given {
+    let mut rlimits = [false; 16];
+    for r in &a.rlimit {
+        if let Ok(l) = limits::parse_rlimit(r) {
+            rlimits[l.index] = true;
+        }
+    }
+    Given {
+        start_mode: a.boot || a.as_pid2 || !a.command.is_empty(),
+        ephemeral: a.ephemeral,
+        environment: !a.setenv.is_empty(),
+        user: a.user.is_some(),
+        working_directory: a.chdir.is_some(),
+        capability: !a.capability.is_empty() || !a.drop_capability.is_empty(),
+        no_new_privileges: a.no_new_privileges.is_some(),
+        kill_signal: a.kill_signal.is_some(),
+        personality: a.personality.is_some(),
+        machine_id: a.uuid.is_some(),
+        notify_ready: a.notify_ready.is_some(),
+        syscall_filter: !a.system_call_filter.is_empty(),
+        rlimits,
+        oom_score_adjust: a.oom_score_adjust.is_some(),
+        cpu_affinity: a.cpu_affinity.is_some(),
+        hostname: a.hostname.is_some(),
+        resolv_conf: a.resolv_conf.is_some(),
+        timezone: a.timezone.is_some(),
+        link_journal: a.link_journal.is_some() || a.j,
+        read_only: a.read_only,
+        volatile: a.volatile.is_some(),
+        custom_mounts: !a.bind.is_empty()
+            || !a.bind_ro.is_empty()
+            || !a.tmpfs.is_empty()
+            || !a.overlay.is_empty()
+            || !a.overlay_ro.is_empty()
+            || !a.inaccessible.is_empty(),
+    }
 }
