@@ -30,7 +30,7 @@ fn run_args(name: &str, args: Vec<OsString>) -> Result<RunArgs> {
     // The console goes to the log (the supervisor's stdout); READY=1 when the machine says so.
     a.console = Some("read-only".into());
     a.pipe = false;
-    a.notify_ready = true;
+    a.notify_ready = Some(true);
     Ok(a)
 }
 
