@@ -14,6 +14,7 @@
 //! - [`fs`]: small safe helpers (no-replace/exchange rename, confined open, syncfs, statfs magic).
 //! - [`ns`]: namespaces (`clone` into new namespaces), hostname.
 //! - [`mount`]: mount, bind, remount, propagation, `pivot_root`, detach, `mknod`.
+//! - [`netns`]: network namespaces of one thread: open, enter (`setns`), create (`unshare`).
 //! - [`caps`]: capability bounding set.
 //! - [`process`]: waiting for children, signals, pipes.
 
@@ -24,5 +25,6 @@ pub mod fs;
 pub mod fsflags;
 pub mod lock;
 pub mod mount;
+pub mod netns;
 pub mod ns;
 pub mod process;
