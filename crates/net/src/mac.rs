@@ -109,6 +109,15 @@ mod tests {
     }
 
     #[test]
+    fn same_mac_as_systemd_nspawn_252() {
+        // observed: host0 of `systemd-nspawn -M a-rather-long-machine-name -n` on a host with
+        // machine ID 3d1219c7c4c5404aaa1f6d2a48adfda4
+        let id = parse_id128("3d1219c7c4c5404aaa1f6d2a48adfda4").unwrap();
+        let m = generate(&id, "a-rather-long-machine-name", &MACHINE_KEY, 0);
+        assert_eq!(m.to_string(), "a2:4d:e8:13:8e:6e");
+    }
+
+    #[test]
     fn machine_id_parsing() {
         assert!(parse_id128("xyz").is_none());
         assert!(parse_id128(&"g".repeat(32)).is_none());

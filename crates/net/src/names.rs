@@ -148,6 +148,16 @@ mod tests {
     }
 
     #[test]
+    fn same_name_as_systemd_nspawn_252() {
+        // observed: "Network interface name 've-a-rather-long-machine-name' has been changed
+        // to 've-a-rather4gZZ' to fit length constraints." (naming scheme v252)
+        assert_eq!(
+            veth_host_name("a-rather-long-machine-name", false),
+            "ve-a-rather4gZZ"
+        );
+    }
+
+    #[test]
     fn siphash_matches_reference_vector() {
         // SipHash-2-4 paper test vector: key 00..0f, empty message.
         let key: [u8; 16] = core::array::from_fn(|i| i as u8);

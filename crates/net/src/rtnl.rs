@@ -231,16 +231,6 @@ impl Rtnl {
         self.new_link(m)
     }
 
-    /// Creates a dummy link `name` (down). Only the tests need it.
-    pub fn create_dummy(&mut self, name: &str) -> io::Result<()> {
-        let mut m = LinkMessage::default();
-        m.attributes = vec![
-            LinkAttribute::IfName(name.to_owned()),
-            LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Dummy)]),
-        ];
-        self.new_link(m)
-    }
-
     /// Creates a macvlan (bridge mode) link `name` on `parent` (an index in this namespace),
     /// directly in `netns`.
     pub fn create_macvlan(

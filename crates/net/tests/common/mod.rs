@@ -150,3 +150,65 @@ pub fn snapshot() -> String {
         String::from_utf8_lossy(&nft.stdout)
     )
 }
+
+/// A wharf-net context with its state in a temporary directory.
+pub struct Ctx {
+    pub dir: tempfile::TempDir,
+    pub ctx: wharf_net::NetContext,
+}
+
+impl Ctx {
+    pub fn new() -> Ctx {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = wharf_net::NetContext::new(dir.path());
+        Ctx { dir, ctx }
+    }
+
+    /// Number of state files left.
+    pub fn states(&self) -> usize {
+        self.ctx.state_dir().all().unwrap().len()
+    }
+}
+
+/// Names of the links in the current namespace.
+pub fn link_names(r: &mut Rtnl) -> Vec<String> {
+    r.links().unwrap().into_iter().map(|l| l.name).collect()
+}
+
+/// `ip wharf-*` tables in the current namespace.
+pub fn wharf_tables() -> Vec<String> {
+    wharf_net::nft::wharf_tables().unwrap()
+}
+
+/// An "outside" namespace wired to the host by a veth `up0` (192.0.2.1/24 on the host,
+/// 192.0.2.2/24 outside, default route via the host).
+pub fn outside() -> Netns {
+    let o = Netns::new();
+    let mut host = Rtnl::open().unwrap();
+    host.create_veth(
+        "up0",
+        wharf_net::mac::Mac([2, 0, 0, 0, 0, 1]),
+        "eth0",
+        wharf_net::mac::Mac([2, 0, 0, 0, 0, 2]),
+        o.fd(),
+    )
+    .unwrap();
+    let up = host.index("up0").unwrap();
+    host.add_address(up, Ipv4Addr::new(192, 0, 2, 1), 24)
+        .unwrap();
+    host.set_up(up).unwrap();
+    let mut r = o.rtnl();
+    let e = r.index("eth0").unwrap();
+    r.add_address(e, Ipv4Addr::new(192, 0, 2, 2), 24).unwrap();
+    r.set_up(e).unwrap();
+    r.add_default_route(Ipv4Addr::new(192, 0, 2, 1)).unwrap();
+    o
+}
+
+/// Removes what [`outside`] added on the host side.
+pub fn remove_outside() {
+    let mut host = Rtnl::open().unwrap();
+    if let Ok(i) = host.index("up0") {
+        host.delete_link(i).unwrap();
+    }
+}
