@@ -25,6 +25,19 @@ pub enum AddressMode {
     Static(StaticAddr),
 }
 
+impl AddressMode {
+    /// The documented default: `None` when systemd-networkd runs on the host (it addresses
+    /// `ve-*`/`vz-*` and serves DHCP to `host0`, as for nspawn), `Auto` otherwise. networkd is
+    /// taken to run when `/run/systemd/netif/state` exists.
+    pub fn host_default() -> AddressMode {
+        if std::path::Path::new("/run/systemd/netif/state").exists() {
+            AddressMode::None
+        } else {
+            AddressMode::Auto
+        }
+    }
+}
+
 impl std::str::FromStr for AddressMode {
     type Err = Error;
 
@@ -651,4 +664,20 @@ fn remove_zone_if_empty(host: &mut Rtnl, zone: &str) -> Result<()> {
         return Ok(());
     }
     remove_link_by_name(host, &bname, |r, i| r.delete_link(i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_mode_syntax() {
+        assert_eq!("auto".parse::<AddressMode>().unwrap(), AddressMode::Auto);
+        assert_eq!("none".parse::<AddressMode>().unwrap(), AddressMode::None);
+        assert!(matches!(
+            "10.0.0.1/30,10.0.0.2".parse::<AddressMode>().unwrap(),
+            AddressMode::Static(_)
+        ));
+        assert!("dhcp".parse::<AddressMode>().is_err());
+    }
 }

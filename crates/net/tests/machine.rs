@@ -202,3 +202,42 @@ fn existing_bridge_gets_the_vb_side() {
         assert_eq!(snapshot(), before);
     })
 }
+
+#[test]
+fn concurrent_zone_members_never_race() {
+    in_fresh_host(|| {
+        let before = snapshot();
+        let c = Ctx::new();
+        let spec = NetworkSpec {
+            zone: Some("race".into()),
+            ..Default::default()
+        };
+        let nss: Vec<Netns> = (0..4).map(|_| Netns::new()).collect();
+        // threads spawned here inherit this thread's (the throwaway host's) namespace
+        let nets: Vec<_> = std::thread::scope(|s| {
+            let hs: Vec<_> = nss
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let (c, spec) = (&c, &spec);
+                    s.spawn(move || c.ctx.setup(&format!("r{i}"), n.fd(), spec).unwrap())
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut addrs: Vec<Ipv4Addr> = nets.iter().map(|n| n.machine_address().unwrap()).collect();
+        addrs.sort();
+        addrs.dedup();
+        assert_eq!(addrs.len(), 4, "distinct addresses");
+        assert!(ping(Some(&nss[0]), nets[3].machine_address().unwrap()));
+        std::thread::scope(|s| {
+            for n in nets {
+                s.spawn(move || n.teardown().unwrap());
+            }
+        });
+        let mut host = wharf_net::rtnl::Rtnl::open().unwrap();
+        assert!(host.link("vz-race").unwrap().is_none());
+        assert_eq!(c.states(), 0);
+        assert_eq!(snapshot(), before);
+    })
+}

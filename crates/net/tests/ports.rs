@@ -195,3 +195,47 @@ fn sigkilled_owner_is_swept_on_next_start() {
         assert_eq!(snapshot(), before);
     })
 }
+
+#[test]
+fn ports_follow_an_address_wharf_did_not_assign() {
+    in_fresh_host(|| {
+        let before = snapshot();
+        let c = Ctx::new();
+        let m = Netns::new();
+        let spec = NetworkSpec {
+            veth: true,
+            address: wharf_net::AddressMode::None,
+            ports: vec!["8082:80".parse().unwrap()],
+            ..Default::default()
+        };
+        let mut net = c.ctx.setup("dhcp", m.fd(), &spec).unwrap();
+        assert!(net.machine_address().is_none());
+        assert!(
+            wharf_tables().is_empty(),
+            "no rules before the address is known"
+        );
+        assert_eq!(net.refresh_ports().unwrap(), None);
+        // what a network manager would do on both sides
+        let mut host = wharf_net::rtnl::Rtnl::open().unwrap();
+        let ve = host.index("ve-dhcp").unwrap();
+        host.add_address(ve, Ipv4Addr::new(172, 31, 9, 1), 24)
+            .unwrap();
+        let mut inside = m.rtnl();
+        let h0 = inside.index("host0").unwrap();
+        inside
+            .add_address(h0, Ipv4Addr::new(172, 31, 9, 2), 24)
+            .unwrap();
+        assert_eq!(
+            net.refresh_ports().unwrap(),
+            Some(Ipv4Addr::new(172, 31, 9, 2))
+        );
+        assert_eq!(wharf_tables(), vec!["wharf-dhcp".to_string()]);
+        let _s = m.run(|| serve(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 80), "dhcp"));
+        assert_eq!(
+            fetch(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8082)).unwrap(),
+            "dhcp 172.31.9.1"
+        );
+        net.teardown().unwrap();
+        assert_eq!(snapshot(), before);
+    })
+}
