@@ -16,6 +16,7 @@ mod machine;
 pub mod names;
 pub mod nft;
 pub mod rtnl;
+mod setup;
 pub mod state;
 pub mod sysctl;
 
