@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use wharf_core::ImageType;
 use wharf_launcher::caps::{parse_list, CapOptions};
 use wharf_launcher::limits::{self, ProcessLimits};
+use wharf_launcher::network::{AddressMode, Network, NetworkSpec, PortForward};
 use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::{
     parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot, Overlay,
@@ -128,6 +129,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     for f in &a.system_call_filter {
         syscall_filter.add(f)?;
     }
+    let network = network_options(&a)?;
     let cfg = Config {
         root,
         machine,
@@ -155,6 +157,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         overlays,
         inaccessible,
         caps,
+        network,
         syscall_filter,
         no_new_privileges: a.no_new_privileges,
         properties: a
@@ -186,4 +189,38 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     }
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
     std::process::exit(status);
+}
+
+/// The network options as a [`Network`]; every link option implies a private network.
+fn network_options(a: &RunArgs) -> Result<Network> {
+    let ports = a
+        .port
+        .iter()
+        .map(|p| {
+            p.parse::<PortForward>()
+                .with_context(|| format!("invalid --port={p}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let address = match &a.network_address {
+        Some(s) => s
+            .parse::<AddressMode>()
+            .with_context(|| format!("invalid --network-address={s}"))?,
+        None => AddressMode::host_default(),
+    };
+    let spec = NetworkSpec {
+        veth: a.network_veth,
+        bridge: a.network_bridge.clone(),
+        zone: a.network_zone.clone(),
+        interfaces: a.network_interface.clone(),
+        macvlan: a.network_macvlan.clone(),
+        ipvlan: a.network_ipvlan.clone(),
+        ports,
+        address,
+        masquerade: a.network_masquerade,
+    };
+    Ok(Network {
+        private: a.private_network,
+        spec,
+        namespace_path: a.network_namespace_path.clone(),
+    })
 }
