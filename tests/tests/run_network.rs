@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::process::Signal;
 use wharf_tests::debian;
 use wharf_tests::fixtures::TestStore;
-use wharf_tests::machine::{status_field, store_named, wait_for_file, Running};
+use wharf_tests::machine::{run_in, status_field, store_named, wait_for_file, Running};
 use wharf_tests::{ok, wharf_bin};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -219,6 +219,34 @@ fn private_network_has_only_lo_own_sysfs_and_net_admin() {
         ],
     );
     assert_eq!(status_field(&out, "CapBnd:") & CAP_NET_ADMIN, 0, "{out}");
+    // --network-namespace-path=: wharf (on the real host) joins the given namespace; the
+    // machine sees its links (only lo) and gets no NET_ADMIN (nspawn's rules).
+    let ns_arg = format!("--network-namespace-path={}", ns.path().display());
+    let r = run_in(
+        &s,
+        "nlpriv",
+        &[
+            &ns_arg,
+            "sh",
+            "-c",
+            "ls /sys/class/net; ip -o link | wc -l; grep CapBnd /proc/self/status",
+        ],
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(&lines[..2], &["lo", "1"], "{r:?}");
+    assert_eq!(
+        status_field(&r.stdout, "CapBnd:") & CAP_NET_ADMIN,
+        0,
+        "{r:?}"
+    );
+    let r = run_in(&s, "nlpriv", &[&ns_arg, "-n", "true"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(
+        r.stderr
+            .contains("--network-namespace-path= cannot be combined"),
+        "{r:?}"
+    );
 }
 
 #[test]
