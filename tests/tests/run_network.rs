@@ -433,3 +433,26 @@ fn residue_of_a_killed_wharf_is_swept_at_the_next_start() {
     );
     assert!(!state.exists());
 }
+
+#[test]
+fn reboot_restart_recreates_the_network() {
+    let s = store_named("nlboot");
+    let ns = HostNs::new();
+    let shared = tempfile::tempdir().unwrap();
+    let share = format!("--bind={}:/shared", shared.path().display());
+    // First start: note the address and reboot (reboot() directly); second start: show it again.
+    let script = "ip -o -4 addr show host0; ls /sys/class/net | tr '\\n' ' '; echo; \
+                  [ -e /shared/once ] && exit 7; touch /shared/once; systemctl reboot -ff";
+    let (code, out, err) = ns.run(&s, "nlboot", &["-n", &share, "sh", "-c", script]);
+    assert_eq!(code, Some(7), "{out}{err}");
+    let addrs: Vec<&str> = out.lines().filter(|l| l.contains("inet ")).collect();
+    assert_eq!(addrs.len(), 2, "{out}");
+    assert!(addrs.iter().all(|l| l.contains("host0")), "{out}");
+    assert_eq!(out.matches("host0 lo").count(), 2, "{out}");
+    assert!(
+        !ns.links().iter().any(|l| l.starts_with("ve-")),
+        "{:?}",
+        ns.links()
+    );
+    assert!(!Path::new("/run/wharf/net/machines/nlboot.json").exists());
+}
