@@ -96,3 +96,62 @@ pub(crate) fn join(fd: Option<&OwnedFd>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(f: impl FnOnce(&mut Network)) -> Network {
+        let mut n = Network::default();
+        f(&mut n);
+        n
+    }
+
+    #[test]
+    fn which_namespace() {
+        assert!(!Network::default().new_netns());
+        assert!(net(|n| n.private = true).new_netns());
+        assert!(net(|n| n.spec.zone = Some("lab".into())).new_netns());
+        assert!(net(|n| n.spec.macvlan = vec!["eth0".into()]).new_netns());
+        assert!(!net(|n| n.namespace_path = Some("/run/netns/x".into())).new_netns());
+    }
+
+    #[test]
+    fn validation_as_nspawn() {
+        let port = "8080".parse::<PortForward>().unwrap();
+        let e = net(|n| {
+            n.private = true;
+            n.spec.ports = vec![port.clone()];
+        })
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("--port= needs"), "{e}");
+        net(|n| {
+            n.spec.veth = true;
+            n.spec.ports = vec![port.clone()];
+        })
+        .validate()
+        .unwrap();
+        net(|n| {
+            n.spec.zone = Some("lab".into());
+            n.spec.ports = vec![port];
+        })
+        .validate()
+        .unwrap();
+        let e = net(|n| {
+            n.namespace_path = Some("/run/netns/x".into());
+            n.spec.veth = true;
+        })
+        .validate()
+        .unwrap_err();
+        assert!(e.to_string().contains("cannot be combined"), "{e}");
+        assert!(
+            net(|n| n.spec.zone = Some("a-zone-name-far-too-long".into()))
+                .validate()
+                .is_err()
+        );
+        assert!(net(|n| n.spec.interfaces = vec!["a/b".into()])
+            .validate()
+            .is_err());
+    }
+}
