@@ -121,14 +121,14 @@ mod tests {
         let port = "8080".parse::<PortForward>().unwrap();
         let e = net(|n| {
             n.private = true;
-            n.spec.ports = vec![port.clone()];
+            n.spec.ports = vec![port];
         })
         .validate()
         .unwrap_err();
         assert!(e.to_string().contains("--port= needs"), "{e}");
         net(|n| {
             n.spec.veth = true;
-            n.spec.ports = vec![port.clone()];
+            n.spec.ports = vec![port];
         })
         .validate()
         .unwrap();
