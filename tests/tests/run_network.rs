@@ -456,3 +456,41 @@ fn reboot_restart_recreates_the_network() {
     );
     assert!(!Path::new("/run/wharf/net/machines/nlboot.json").exists());
 }
+
+#[test]
+fn ports_follow_an_address_the_machine_gets_later() {
+    let s = store_named("nlnone");
+    let ns = HostNs::new();
+    let bind = listen_bind();
+    // --network-address=none: wharf assigns nothing; the machine configures host0 itself (as
+    // DHCP would) after a while, and wharf then writes the forward rules.
+    let script = "sleep 1; ip addr add 10.99.0.2/24 dev host0 && exec listen 80 hi-later";
+    let mut c = ns.wharf(
+        &s,
+        "nlnone",
+        &[
+            "-n",
+            "--network-address=none",
+            "-p",
+            "tcp:18082:80",
+            &bind,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    c.stdout(Stdio::null());
+    let mut r = Running::spawn(c);
+    let deadline = Instant::now() + LIMIT;
+    while !ns.links().contains(&"ve-nlnone".to_string()) {
+        assert!(r.child.try_wait().unwrap().is_none(), "wharf ended early");
+        assert!(Instant::now() < deadline, "ve-nlnone did not appear");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!ns.ruleset().contains("dnat"), "{}", ns.ruleset());
+    ns.ok(&["ip", "addr", "add", "10.99.0.1/24", "dev", "ve-nlnone"]);
+    // Nothing else listens on 18082 in this namespace: an answer means the DNAT was written.
+    assert_eq!(ns.tcp_get("127.0.0.1", 18082).trim(), "hi-later");
+    assert_eq!(r.wait(LIMIT), Some(0));
+    assert!(!ns.ruleset().contains("wharf-"), "{}", ns.ruleset());
+}

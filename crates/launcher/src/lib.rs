@@ -442,7 +442,7 @@ fn start_once(
     }
     // The links in the machine's namespace, before PID 1 goes on (so `lo` is up and `host0`
     // exists when init starts); kept until the machine stopped, torn down on every return.
-    let net = match network::setup(cfg, pid) {
+    let mut net = match network::setup(cfg, pid) {
         Ok(n) => n,
         Err(e) => {
             let _ = process::kill(pid, libc::SIGKILL);
@@ -452,6 +452,13 @@ fn start_once(
     };
     // Go: the child waits for this before it enters its cgroup namespace.
     let _ = wharf_sys::socket::send(&chan_parent, &[child::MSG_GO], &[]);
+    // Ports to a machine whose address comes from DHCP (`--network-address=none`): written
+    // once it has one (checked about once a second).
+    let refresh = |n: &mut network::MachineNetwork| matches!(n.refresh_ports(), Ok(Some(_)));
+    let mut tick_net = net
+        .as_mut()
+        .filter(|n| !n.state().ports.is_empty() && n.machine_address().is_none());
+    let mut tick = tick_net.as_mut().map(|n| move || refresh(n));
     let ended = supervise::watch(
         supervise::Watch {
             pid,
@@ -460,10 +467,12 @@ fn start_once(
             console: prep.console,
             kill_signal: cfg.effective_kill_signal(),
             notify_ready: cfg.notify_ready,
+            tick: tick.as_mut().map(|t| t as &mut dyn FnMut() -> bool),
         },
         sigs,
         host,
     );
+    drop(tick);
     if let Some(net) = net {
         net.teardown()
             .with_context(|| format!("tear down the network of machine {}", cfg.machine))?;
