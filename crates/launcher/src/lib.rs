@@ -472,7 +472,6 @@ fn start_once(
         sigs,
         host,
     );
-    drop(tick);
     if let Some(net) = net {
         net.teardown()
             .with_context(|| format!("tear down the network of machine {}", cfg.machine))?;
