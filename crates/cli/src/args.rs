@@ -526,6 +526,43 @@ pub struct RunArgs {
     #[arg(long, value_name = "MODE", default_value = "yes")]
     pub settings: String,
 
+    // --- Network (docs/networking.md) ---
+    /// Give the machine its own network namespace (only `lo` unless links are asked for)
+    #[arg(long)]
+    pub private_network: bool,
+    /// A veth pair: ve-NAME on the host, host0 in the machine (implies --private-network)
+    #[arg(short = 'n', long)]
+    pub network_veth: bool,
+    /// Attach the machine's veth (host side vb-NAME) to this existing bridge
+    #[arg(long, value_name = "BRIDGE")]
+    pub network_bridge: Option<String>,
+    /// Attach the machine's veth to the bridge vz-ZONE, made on demand
+    #[arg(long, value_name = "ZONE")]
+    pub network_zone: Option<String>,
+    /// Move a host interface into the machine (back when it stops)
+    #[arg(long, value_name = "IF")]
+    pub network_interface: Vec<String>,
+    /// A macvlan mv-IF on host interface IF, inside the machine
+    #[arg(long, value_name = "IF")]
+    pub network_macvlan: Vec<String>,
+    /// An ipvlan iv-IF on host interface IF, inside the machine
+    #[arg(long, value_name = "IF")]
+    pub network_ipvlan: Vec<String>,
+    /// Join this network namespace (e.g. /run/netns/NAME) instead of making one
+    #[arg(long, value_name = "PATH")]
+    pub network_namespace_path: Option<PathBuf>,
+    /// Forward a host port to the machine: [tcp|udp:]HOST[:MACHINE] (needs a veth link)
+    #[arg(short = 'p', long, value_name = "[PROTO:]HOST[:MACHINE]")]
+    pub port: Vec<String>,
+    /// Addresses of the veth pair: auto (wharf picks them), none (DHCP from the host's
+    /// network manager), or HOST/PREFIX,MACHINE (default: none when systemd-networkd runs on
+    /// the host, else auto)
+    #[arg(long, value_name = "auto|none|HOST/PREFIX,MACHINE")]
+    pub network_address: Option<String>,
+    /// Masquerade the machine's outbound IPv4 traffic behind the host's address
+    #[arg(long)]
+    pub network_masquerade: bool,
+
     /// The command and its arguments (default: a login shell; with --boot: init arguments)
     #[arg(
         trailing_var_arg = true,

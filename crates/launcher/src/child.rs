@@ -27,6 +27,10 @@ pub(crate) fn main(cfg: &Config, prep: &Prepared, chan: OwnedFd, notify: OwnedFd
         report(&chan, &e);
         std::process::exit(1);
     }
+    if let Err(e) = crate::network::join(prep.netns_path.as_ref()) {
+        report(&chan, &e);
+        std::process::exit(1);
+    }
     let Err(e) = start(cfg, prep, &chan, notify);
     report(&chan, &e);
     std::process::exit(1);

@@ -27,6 +27,7 @@ mod identity;
 mod init;
 pub mod limits;
 pub mod machine;
+pub mod network;
 pub mod root;
 mod runhost;
 pub mod seccomp;
@@ -190,6 +191,9 @@ pub struct Config {
     pub properties: Vec<limits::Property>,
     /// `--rlimit=`, `--oom-score-adjust=`, `--cpu-affinity=`, `--personality=`.
     pub limits: limits::ProcessLimits,
+    // --- Network ---
+    /// `--private-network`, `-n`, `--network-*=`, `-p` (network.rs, wharf-net).
+    pub network: network::Network,
 }
 
 impl Config {
@@ -231,6 +235,8 @@ pub(crate) struct Prepared {
     pub seccomp: Vec<seccomp::SockFilter>,
     /// Every resource limit of the payload (nspawn's defaults, then `--rlimit=`).
     pub rlimits: Vec<limits::Rlimit1>,
+    /// `--network-namespace-path=`, opened before the clone; PID 1 joins it first.
+    pub netns_path: Option<std::os::fd::OwnedFd>,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
@@ -286,7 +292,14 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     let etc = etc::plan(cfg, &id, cfg.read_only)?;
     let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
     let host_bounding = wharf_sys::caps::bounding_set().context("read the bounding set")?;
-    let (caps, _) = caps::retained(cfg.caps, host_bounding, last_cap);
+    cfg.network.validate()?;
+    let netns_path = cfg.network.open_path()?;
+    let mut cap_opts = cfg.caps;
+    if cfg.network.new_netns() {
+        // As nspawn: a private network keeps CAP_NET_ADMIN (unless dropped).
+        cap_opts.add |= 1 << network::CAP_NET_ADMIN;
+    }
+    let (caps, _) = caps::retained(cap_opts, host_bounding, last_cap);
     let seccomp = seccomp::program(seccomp::Abi::native(), caps, &cfg.syscall_filter);
     let pid1 = std::fs::read_to_string("/proc/1/limits").unwrap_or_default();
     let nr_open = std::fs::read_to_string("/proc/sys/fs/nr_open")
@@ -316,6 +329,7 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
         caps,
         seccomp,
         rlimits,
+        netns_path,
     })
 }
 
@@ -403,6 +417,7 @@ fn start_once(
         uts: true,
         ipc: true,
         cgroup: false,
+        net: cfg.network.new_netns(),
     };
     let v2 = cg.open_v2()?;
     let (forked, in_v2) = match ns::clone_into_namespaces_in_cgroup(namespaces, v2.as_fd()) {
@@ -427,9 +442,26 @@ fn start_once(
         let _ = process::wait_pid(pid);
         return Err(e.context("put the machine's cgroup in force"));
     }
+    // The links in the machine's namespace, before PID 1 goes on (so `lo` is up and `host0`
+    // exists when init starts); kept until the machine stopped, torn down on every return.
+    let mut net = match network::setup(cfg, pid) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = process::kill(pid, libc::SIGKILL);
+            let _ = process::wait_pid(pid);
+            return Err(e);
+        }
+    };
     // Go: the child waits for this before it enters its cgroup namespace.
     let _ = wharf_sys::socket::send(&chan_parent, &[child::MSG_GO], &[]);
-    supervise::watch(
+    // Ports to a machine whose address comes from DHCP (`--network-address=none`): written
+    // once it has one (checked about once a second).
+    let refresh = |n: &mut network::MachineNetwork| matches!(n.refresh_ports(), Ok(Some(_)));
+    let mut tick_net = net
+        .as_mut()
+        .filter(|n| !n.state().ports.is_empty() && n.machine_address().is_none());
+    let mut tick = tick_net.as_mut().map(|n| move || refresh(n));
+    let ended = supervise::watch(
         supervise::Watch {
             pid,
             chan: chan_parent,
@@ -437,10 +469,16 @@ fn start_once(
             console: prep.console,
             kill_signal: cfg.effective_kill_signal(),
             notify_ready: cfg.notify_ready,
+            tick: tick.as_mut().map(|t| t as &mut dyn FnMut() -> bool),
         },
         sigs,
         host,
-    )
+    );
+    if let Some(net) = net {
+        net.teardown()
+            .with_context(|| format!("tear down the network of machine {}", cfg.machine))?;
+    }
+    ended
 }
 
 #[cfg(test)]

@@ -70,15 +70,26 @@ pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<O
 
     setup_dev(prep)?;
 
+    let private_net = cfg.network.new_netns();
     for name in PROC_READ_ONLY {
         let p = Path::new("/proc").join(name);
         if p.exists() {
             m::bind(&p, &p, false).with_context(|| format!("bind {}", p.display()))?;
+            if *name == "sys" && private_net {
+                // The machine's own network sysctls stay writable (nspawn: bound before
+                // /proc/sys goes read-only, so the remount below does not reach it).
+                let net = Path::new("/proc/sys/net");
+                m::bind(net, net, false).context("bind /proc/sys/net")?;
+            }
             m::remount_bind(&p, RO).with_context(|| format!("remount {} ro", p.display()))?;
         }
     }
     mkdir(Path::new("/sys"))?;
-    mount("sysfs", "/sys", RO, "")?;
+    if private_net {
+        mount_private_sys()?;
+    } else {
+        mount("sysfs", "/sys", RO, "")?;
+    }
     // /sys/fs/cgroup: mounted by child.rs once PID 1 is in its cgroup namespace.
 
     mkdir(Path::new("/run"))?;
@@ -145,6 +156,31 @@ fn setup_dev(prep: &Prepared) -> Result<()> {
 fn mount(fstype: &str, target: &str, flags: Flags, data: &str) -> Result<()> {
     m::mount_fs(fstype, Path::new(target), flags, data)
         .with_context(|| format!("mount {fstype} on {target}"))
+}
+
+/// /sys with a private network, as nspawn: a read-only tmpfs holding only `block bus class dev
+/// devices kernel` of a sysfs mounted in the machine's network namespace (so /sys/class/net
+/// lists the machine's own links), all read-only.
+fn mount_private_sys() -> Result<()> {
+    mount("tmpfs", "/sys", NOSUID_NODEV, "mode=0555")?;
+    let full = Path::new("/sys/full");
+    mkdir(full)?;
+    mount("sysfs", "/sys/full", RO, "")?;
+    for sub in ["block", "bus", "class", "dev", "devices", "kernel"] {
+        let src = full.join(sub);
+        if !src.exists() {
+            continue;
+        }
+        let dst = Path::new("/sys").join(sub);
+        mkdir(&dst)?;
+        m::bind(&src, &dst, true).with_context(|| format!("bind {}", dst.display()))?;
+        m::remount_bind(&dst, RO).with_context(|| format!("remount {} ro", dst.display()))?;
+    }
+    m::unmount_detach(full).context("detach /sys/full")?;
+    fs::remove_dir(full).context("remove /sys/full")?;
+    // The mount point of the machine's cgroup2 (mounted later by child.rs).
+    mkdir(Path::new("/sys/fs/cgroup"))?;
+    m::remount_bind(Path::new("/sys"), RO).context("remount /sys ro")
 }
 
 fn mkdir(p: &Path) -> Result<()> {

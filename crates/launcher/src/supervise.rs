@@ -110,6 +110,9 @@ pub(crate) struct Watch<'a> {
     pub console: ConsoleMode,
     pub kill_signal: Option<i32>,
     pub notify_ready: bool,
+    /// Called about once a second while it returns `false` (e.g. writing the port forwards
+    /// once the machine's DHCP address is known); `None` or `true`: never (again).
+    pub tick: Option<&'a mut dyn FnMut() -> bool>,
 }
 
 /// How PID 1 ended, and the signal (SIGINT/SIGTERM) that made wharf kill it, if any.
@@ -119,7 +122,7 @@ pub(crate) struct Ended {
 }
 
 /// Wait for the container's setup, then supervise it until PID 1 ends.
-pub(crate) fn watch(w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> Result<Ended> {
+pub(crate) fn watch(mut w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> Result<Ended> {
     let mut kept: Vec<OwnedFd> = Vec::new();
     let mut master = None;
     let mut buf = vec![0u8; 4096];
@@ -162,7 +165,14 @@ pub(crate) fn watch(w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> Resu
     let mut interrupted = None;
     let mut kills = 0;
     let stdin = std::io::stdin();
+    let mut last_tick = std::time::Instant::now();
     loop {
+        if w.tick.is_some() && last_tick.elapsed() >= std::time::Duration::from_secs(1) {
+            last_tick = std::time::Instant::now();
+            if w.tick.as_mut().is_some_and(|t| t()) {
+                w.tick = None;
+            }
+        }
         let want_in = fwd.as_ref().is_some_and(|f| f.stdin_open);
         let want_out = fwd.as_ref().is_some_and(|f| f.master_open && !f.master_hup);
         // A hung-up console is retried every 20 ms until someone opens it again.
@@ -184,7 +194,18 @@ pub(crate) fn watch(w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> Resu
             tv_sec: 0,
             tv_nsec: 20_000_000,
         };
-        match rustix::event::poll(&mut pfds, retry_out.then_some(&retry)) {
+        let second = rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        let timeout = if retry_out {
+            Some(&retry)
+        } else if w.tick.is_some() {
+            Some(&second)
+        } else {
+            None
+        };
+        match rustix::event::poll(&mut pfds, timeout) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e).context("poll"),
         }

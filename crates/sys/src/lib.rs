@@ -25,6 +25,7 @@
 //! - [`socket`]: SCM_RIGHTS channel, sd_notify socket with credentials.
 //! - [`seccomp`]: installing a seccomp BPF filter, `no_new_privs`.
 //! - [`bpf`]: loading and attaching a cgroup device eBPF program.
+//! - [`netns`]: network namespaces of one thread: open, enter (`setns`), create (`unshare`).
 
 pub mod blkdev;
 pub mod bpf;
@@ -36,6 +37,7 @@ pub mod lock;
 pub mod loopdev;
 pub mod mount;
 pub mod mountapi;
+pub mod netns;
 pub mod ns;
 pub mod process;
 pub mod pty;

@@ -12,6 +12,8 @@ pub struct Namespaces {
     pub uts: bool,
     pub ipc: bool,
     pub cgroup: bool,
+    /// A new, empty network namespace (`CLONE_NEWNET`).
+    pub net: bool,
 }
 
 impl Namespaces {
@@ -23,6 +25,7 @@ impl Namespaces {
             (self.uts, libc::CLONE_NEWUTS),
             (self.ipc, libc::CLONE_NEWIPC),
             (self.cgroup, libc::CLONE_NEWCGROUP),
+            (self.net, libc::CLONE_NEWNET),
         ] {
             if on {
                 f |= flag;

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use wharf_core::ImageType;
 use wharf_launcher::caps::{parse_list, CapOptions};
 use wharf_launcher::limits::{self, ProcessLimits};
+use wharf_launcher::network::{AddressMode, Network, NetworkSpec, PortForward};
 use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::settings::{self, Given, SettingsMode};
 use wharf_launcher::{
@@ -141,6 +142,7 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
     for f in &a.system_call_filter {
         syscall_filter.add(f)?;
     }
+    let network = network_options(&a)?;
     let mut cfg = Config {
         root,
         machine,
@@ -168,6 +170,7 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         overlays,
         inaccessible,
         caps,
+        network,
         syscall_filter,
         no_new_privileges: a.no_new_privileges.unwrap_or(false),
         properties: a
@@ -250,4 +253,38 @@ fn given(a: &RunArgs) -> Given {
             || !a.overlay_ro.is_empty()
             || !a.inaccessible.is_empty(),
     }
+}
+
+/// The network options as a [`Network`]; every link option implies a private network.
+fn network_options(a: &RunArgs) -> Result<Network> {
+    let ports = a
+        .port
+        .iter()
+        .map(|p| {
+            p.parse::<PortForward>()
+                .with_context(|| format!("invalid --port={p}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let address = match &a.network_address {
+        Some(s) => s
+            .parse::<AddressMode>()
+            .with_context(|| format!("invalid --network-address={s}"))?,
+        None => AddressMode::host_default(),
+    };
+    let spec = NetworkSpec {
+        veth: a.network_veth,
+        bridge: a.network_bridge.clone(),
+        zone: a.network_zone.clone(),
+        interfaces: a.network_interface.clone(),
+        macvlan: a.network_macvlan.clone(),
+        ipvlan: a.network_ipvlan.clone(),
+        ports,
+        address,
+        masquerade: a.network_masquerade,
+    };
+    Ok(Network {
+        private: a.private_network,
+        spec,
+        namespace_path: a.network_namespace_path.clone(),
+    })
 }
