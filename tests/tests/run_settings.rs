@@ -160,7 +160,7 @@ fn parse_error_names_file_and_line_and_unknown_keys_warn() {
 
     fs::write(
         &file,
-        "[Exec]\nNoSuchKey=1\n[Network]\nVirtualEthernet=yes\n",
+        "[Exec]\nNoSuchKey=1\n[Network]\nVirtualEthernetExtra=vex0\n",
     )
     .unwrap();
     let r = ok_with(&s, "deb", &["--settings=trusted", "true"]);
@@ -168,7 +168,7 @@ fn parse_error_names_file_and_line_and_unknown_keys_warn() {
     assert_eq!(w.len(), 2, "{r:?}");
     assert!(w[0].contains(&format!("{}:2:", file.display())), "{w:?}");
     assert!(
-        w[1].contains("VirtualEthernet=") && w[1].contains("not supported yet"),
+        w[1].contains("VirtualEthernetExtra=") && w[1].contains("not supported yet"),
         "{w:?}"
     );
 }

@@ -13,8 +13,8 @@
 //!
 //! Keys for features wharf does not have yet (`PrivateUsers*=`, `[Network]`, `Port=`,
 //! `PivotRoot=`, `AmbientCapability=`, `BindUser=`, …) give a "not supported yet" warning.
-//! Networking: [`apply_network`] is the seam where the `[Network]` keys get mapped once the
-//! launcher can set up networks.
+//! Networking: [`apply_network`] maps the `[Network]` keys (trusted files only: they are all
+//! privileged) onto the launcher's network options.
 
 use std::path::{Path, PathBuf};
 
@@ -174,6 +174,8 @@ pub struct Given {
     pub volatile: bool,
     /// `--bind`, `--bind-ro`, `--tmpfs`, `--overlay*`, `--inaccessible`.
     pub custom_mounts: bool,
+    /// Any networking option (`--private-network`, `-n`, bridge, zone, links, `-p`, netns path).
+    pub network: bool,
 }
 
 impl Given {
@@ -202,6 +204,7 @@ impl Given {
             read_only: true,
             volatile: true,
             custom_mounts: true,
+            network: true,
         }
     }
 }
@@ -361,7 +364,9 @@ pub fn apply(
         apply_mounts(cfg, s, &mut warns)?;
     }
     unsupported(s, &mut warns);
-    apply_network(cfg, s, &mut warns);
+    if !g.network {
+        apply_network(cfg, s, &mut warns)?;
+    }
     Ok(warns)
 }
 
@@ -452,26 +457,53 @@ fn unsupported(s: &Settings, warns: &mut Vec<String>) {
 /// The seam for `[Network]`: wharf has no network setup yet, so every key set gives a warning
 /// and the machine shares the host's network (as without the keys). The networking work maps
 /// them onto `Config` here.
-pub fn apply_network(_cfg: &mut Config, s: &Settings, warns: &mut Vec<String>) {
-    let keys = [
-        ("Private", s.private == Some(true)),
-        ("NamespacePath", s.namespace_path.is_some()),
-        ("VirtualEthernet", s.virtual_ethernet == Some(true)),
-        ("VirtualEthernetExtra", !s.virtual_ethernet_extra.is_empty()),
-        ("Interface", !s.interface.is_empty()),
-        ("MACVLAN", !s.macvlan.is_empty()),
-        ("IPVLAN", !s.ipvlan.is_empty()),
-        ("Bridge", s.bridge.is_some()),
-        ("Zone", s.zone.is_some()),
-        ("Port", !s.port.is_empty()),
-    ];
-    for (key, set) in keys {
-        if set {
-            warns.push(format!(
-                "ignoring {key}= from the settings file: networking is not supported yet"
-            ));
-        }
+pub fn apply_network(cfg: &mut Config, s: &Settings, warns: &mut Vec<String>) -> Result<()> {
+    use wharf_nspawn_settings::Protocol;
+    let n = &mut cfg.network;
+    if s.private == Some(true) {
+        n.private = true;
     }
+    if let Some(p) = &s.namespace_path {
+        n.namespace_path = Some(PathBuf::from(p));
+    }
+    if s.virtual_ethernet == Some(true) {
+        n.spec.veth = true;
+    }
+    if !s.virtual_ethernet_extra.is_empty() {
+        warns.push(
+            "ignoring VirtualEthernetExtra= from the settings file: not supported yet".into(),
+        );
+    }
+    n.spec.interfaces.extend(s.interface.iter().cloned());
+    n.spec.macvlan.extend(s.macvlan.iter().cloned());
+    n.spec.ipvlan.extend(s.ipvlan.iter().cloned());
+    if let Some(b) = &s.bridge {
+        n.spec.bridge = Some(b.clone());
+    }
+    if let Some(z) = &s.zone {
+        n.spec.zone = Some(z.clone());
+    }
+    for p in &s.port {
+        let proto = match p.protocol {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        };
+        let fwd: crate::network::PortForward = format!("{proto}:{}:{}", p.host, p.machine)
+            .parse()
+            .map_err(|e| anyhow::anyhow!("Port={proto}:{}:{}: {e}", p.host, p.machine))?;
+        n.spec.ports.push(fwd);
+    }
+    // Every link option implies a private network, as on the command line.
+    let links = n.spec.veth
+        || n.spec.bridge.is_some()
+        || n.spec.zone.is_some()
+        || !n.spec.interfaces.is_empty()
+        || !n.spec.macvlan.is_empty()
+        || !n.spec.ipvlan.is_empty();
+    if links {
+        n.private = true;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

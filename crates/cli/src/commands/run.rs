@@ -252,6 +252,15 @@ fn given(a: &RunArgs) -> Given {
             || !a.overlay.is_empty()
             || !a.overlay_ro.is_empty()
             || !a.inaccessible.is_empty(),
+        network: a.private_network
+            || a.network_veth
+            || a.network_bridge.is_some()
+            || a.network_zone.is_some()
+            || !a.network_interface.is_empty()
+            || !a.network_macvlan.is_empty()
+            || !a.network_ipvlan.is_empty()
+            || a.network_namespace_path.is_some()
+            || !a.port.is_empty(),
     }
 }
 

@@ -120,8 +120,31 @@ fn unsupported_keys_warn() {
         Given::default(),
         SettingsMode::Trusted,
     );
-    assert_eq!(w.len(), 4, "{w:?}");
+    assert_eq!(w.len(), 2, "{w:?}");
     assert!(w.iter().all(|l| l.contains("not supported yet")));
+}
+
+#[test]
+fn network_keys_become_network_options() {
+    let (cfg, w) = applied(
+        "[Network]\nVirtualEthernet=yes\nPort=tcp:8080:80\nZone=web\n",
+        Given::default(),
+        SettingsMode::Trusted,
+    );
+    assert!(w.is_empty(), "{w:?}");
+    assert!(cfg.network.private && cfg.network.spec.veth);
+    assert_eq!(cfg.network.spec.zone.as_deref(), Some("web"));
+    assert_eq!(cfg.network.spec.ports.len(), 1);
+    // The command line's network options win over the file's.
+    let (cfg, _) = applied(
+        "[Network]\nZone=web\n",
+        Given {
+            network: true,
+            ..Given::default()
+        },
+        SettingsMode::Trusted,
+    );
+    assert!(cfg.network.spec.zone.is_none());
 }
 
 #[test]
