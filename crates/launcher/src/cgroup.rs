@@ -239,6 +239,10 @@ impl MachineCgroup {
         };
         // Residue of a killed wharf that held this name.
         cg.remove_dirs().context("remove a stale cgroup")?;
+        // And of killed wharfs under other names (ephemeral machines get random names, so a
+        // next start of the same name never comes): every machine cgroup whose lock nobody
+        // holds. Best effort; a failure here does not stop this start.
+        sweep_stale(layout, &cg.leaf);
         cg.make()?;
         Ok(cg)
     }
@@ -381,6 +385,56 @@ fn enable_controllers(dir: &Path) -> Result<()> {
 
 /// Kill every process in `dir` and below, then remove the directories bottom-up, retrying while
 /// the kernel still counts exiting tasks (EBUSY), for up to 5 s.
+/// Remove the cgroups of machines whose wharf is gone: directories next to ours whose lock in
+/// [`LOCK_DIR`] can be taken. Lock files are never removed (a lock on an unlinked file would let
+/// two wharfs hold one name).
+fn sweep_stale(layout: &Layout, ours: &str) {
+    const MARK: &str = "\u{1}";
+    let probe = layout.v2_relative(MARK);
+    let (Some(parent), Some(file)) = (probe.parent(), probe.file_name()) else {
+        return;
+    };
+    let file = file.to_string_lossy();
+    let Some((prefix, suffix)) = file.split_once(MARK) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(layout.unified.join(parent)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(leaf) = name
+            .strip_prefix(prefix)
+            .and_then(|n| n.strip_suffix(suffix))
+        else {
+            continue;
+        };
+        if leaf == ours || leaf.is_empty() || leaf.contains('/') || leaf != leaf_name(leaf) {
+            continue;
+        }
+        let path = Path::new(LOCK_DIR).join(format!("{leaf}.lock"));
+        let Ok(f) = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        else {
+            continue;
+        };
+        let fd = OwnedFd::from(f);
+        if !matches!(try_lock(fd.as_fd(), LockKind::Exclusive), Ok(true)) {
+            continue; // a live wharf runs this machine
+        }
+        let _ = remove_tree(&e.path(), true);
+        for (_, mount, own) in &layout.v1 {
+            let _ = remove_tree(&mount.join(own).join("wharf").join(leaf), false);
+        }
+    }
+}
+
 fn remove_tree(dir: &Path, v2: bool) -> Result<()> {
     if !dir.exists() {
         return Ok(());
