@@ -479,8 +479,9 @@ fn stale_cgroup_of_a_killed_wharf_is_removed() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(v2_dir("sec-stale").exists());
-    // The next start of the machine removes it and runs in a fresh one.
+    // Its cgroup is residue now; a concurrent start of any machine (other tests run in
+    // parallel) may already have swept it. Either way the next start of this machine runs in a
+    // fresh one and nothing is left afterwards.
     let out = sh_in(&s, "sec-stale", &[], "grep '^0::' /proc/self/cgroup");
     assert_eq!(out, "0::/\n");
     assert_removed("sec-stale");
