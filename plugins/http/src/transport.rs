@@ -223,19 +223,7 @@ pub(crate) fn classify(url: &Url, err: &reqwest::Error) -> PullError {
 
 /// The causes below the top error (which only repeats the URL), joined by ": ".
 pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
-    }
-    if parts.is_empty() {
-        parts.push(err.to_string());
-    }
-    parts.join(": ")
+    wharf_core::util::error_causes(err)
 }
 
 fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {

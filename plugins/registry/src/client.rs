@@ -85,6 +85,17 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     /// A client for `registry` (the registry part of a reference). Makes no request yet.
+    /// `reference` must name this client's registry.
+    pub fn check_reference(&self, reference: &wharf_oci_format::Reference) -> Result<()> {
+        if reference.registry != self.registry {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("reference {reference} is not on registry {}", self.registry),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn new(registry: &str, opts: ClientOptions) -> Result<Client> {
         let probe = wharf_oci_format::Reference::parse(&format!("{registry}/x"))
             .map_err(|e| Error::new(ErrorKind::InvalidArgument, e.message()))?;
@@ -450,19 +461,7 @@ pub(crate) fn host_of(u: &Url) -> String {
 
 /// The causes below the top error (which only repeats the URL), joined by ": ".
 pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        let s = e.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        cur = e.source();
-    }
-    if parts.is_empty() {
-        parts.push(err.to_string());
-    }
-    parts.join(": ")
+    wharf_core::util::error_causes(err)
 }
 
 fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {

@@ -156,15 +156,7 @@ pub fn pull(
     cache_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<Pulled> {
-    if reference.registry != client.registry {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "reference {reference} is not on registry {}",
-                client.registry
-            ),
-        ));
-    }
+    client.check_reference(reference)?;
     let repository = reference.repository.as_str();
     let scope = reference.pull_scope();
     let top = get_manifest(client, repository, &reference.reference(), None, &scope)?;

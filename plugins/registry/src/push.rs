@@ -30,15 +30,7 @@ pub fn push(
     reference: &Reference,
     progress: &dyn Progress,
 ) -> Result<Digest> {
-    if reference.registry != client.registry {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "reference {reference} is not on registry {}",
-                client.registry
-            ),
-        ));
-    }
+    client.check_reference(reference)?;
     let index = layout::read_index(layout_dir)?.ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidArgument,
