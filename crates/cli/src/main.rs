@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod docgen;
 mod format;
 mod plugins;
 mod progress;

@@ -32,6 +32,14 @@ pub struct Ctx {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // Documentation verbs need no store and no signal handling.
+    match &args.command {
+        Command::Completions { shell } => {
+            return crate::docgen::completions(*shell, &mut std::io::stdout().lock())
+        }
+        Command::GenerateMan { dir } => return crate::docgen::man_pages(dir),
+        _ => {}
+    }
     let registry = crate::plugins::registry();
     let store = match &args.image_root {
         Some(root) => Store::at(root.clone(), registry),
@@ -74,6 +82,8 @@ pub fn run(args: Args) -> Result<()> {
             args,
         } => machines::start(&ctx, &name, timeout, args),
         Command::Supervise { name, args } => machines::supervise(&ctx, &name, args),
+        // Handled above.
+        Command::Completions { .. } | Command::GenerateMan { .. } => Ok(()),
         Command::List => machines::list(&ctx),
         Command::Login { name } => machines::login(&ctx, &name),
         Command::CopyTo {
