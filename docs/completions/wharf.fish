@@ -26,7 +26,7 @@ end
 
 complete -c wharf -n "__fish_wharf_needs_command" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_needs_command" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_needs_command" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_needs_command" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_needs_command" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_needs_command" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_needs_command" -s h -l help -d 'Print help'
@@ -74,7 +74,7 @@ complete -c wharf -n "__fish_wharf_needs_command" -f -a "help" -d 'Print this me
 complete -c wharf -n "__fish_wharf_using_subcommand list-images" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand list-images" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand list-images" -s a -l all -d 'Include hidden images (names starting with ".")'
-complete -c wharf -n "__fish_wharf_using_subcommand list-images" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand list-images" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand list-images" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand list-images" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand list-images" -s h -l help -d 'Print help'
@@ -82,14 +82,14 @@ complete -c wharf -n "__fish_wharf_using_subcommand list-images" -s V -l version
 complete -c wharf -n "__fish_wharf_using_subcommand images" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand images" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand images" -s a -l all -d 'Include hidden images (names starting with ".")'
-complete -c wharf -n "__fish_wharf_using_subcommand images" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand images" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand images" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand images" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand images" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand images" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand image-status" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand image-status" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand image-status" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand image-status" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand image-status" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand image-status" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand image-status" -s h -l help -d 'Print help'
@@ -98,7 +98,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand show-image" -s p -l property
 complete -c wharf -n "__fish_wharf_using_subcommand show-image" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand show-image" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand show-image" -l value -d 'Print only the values'
-complete -c wharf -n "__fish_wharf_using_subcommand show-image" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand show-image" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand show-image" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand show-image" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand show-image" -s h -l help -d 'Print help'
@@ -106,35 +106,35 @@ complete -c wharf -n "__fish_wharf_using_subcommand show-image" -s V -l version 
 complete -c wharf -n "__fish_wharf_using_subcommand clone" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand clone" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand clone" -l read-only -d 'Make the clone read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand clone" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand clone" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand clone" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand clone" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand clone" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand clone" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand rename" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand rename" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand rename" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand rename" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand rename" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand rename" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand rename" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand rename" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand remove" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand remove" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand remove" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand remove" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand remove" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand remove" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand remove" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand remove" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand read-only" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand read-only" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand read-only" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand read-only" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand read-only" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand read-only" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand read-only" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand read-only" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand set-limit" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand set-limit" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand set-limit" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand set-limit" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand set-limit" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand set-limit" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand set-limit" -s h -l help -d 'Print help'
@@ -143,7 +143,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -l image-root -d 
 complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -l read-only -d 'Make the image read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand import-fs" -s h -l help -d 'Print help'
@@ -153,7 +153,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -l image-root -d
 complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -l read-only -d 'Make the image read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand import-tar" -s h -l help -d 'Print help'
@@ -165,7 +165,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -l state-dir -d 
 complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -l layered -d 'Keep each layer as a read-only btrfs subvolume shared by the images built on it'
 complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -l read-only -d 'Make the image read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand import-oci" -s h -l help -d 'Print help'
@@ -178,7 +178,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -l layered -d 'Kee
 complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -l insecure -d 'Allow plain http and unverified TLS certificates (loopback registries need neither)'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -l read-only -d 'Make the image read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-oci" -s h -l help -d 'Print help'
@@ -187,7 +187,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand push" -l format -d 'Layer co
 complete -c wharf -n "__fish_wharf_using_subcommand push" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand push" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand push" -l insecure -d 'Allow plain http and unverified TLS certificates (loopback registries need neither)'
-complete -c wharf -n "__fish_wharf_using_subcommand push" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand push" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand push" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand push" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand push" -s h -l help -d 'Print help'
@@ -196,7 +196,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -l tag -d 'The i
 complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -l format -d 'Layer compression: gzip, zstd or uncompressed' -r
 complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand export-oci" -s h -l help -d 'Print help'
@@ -205,7 +205,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -l image-root
 complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -l read-only -d 'Make the image read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -s h -l help -d 'Print help'
@@ -213,7 +213,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand import-docker" -s V -l versi
 complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -l format -d 'uncompressed, gzip, xz, bzip2 or zstd (default: from the file suffix)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand export-tar" -s h -l help -d 'Print help'
@@ -226,7 +226,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -l image-root -d '
 complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -l read-only -d 'Make the image read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-tar" -s h -l help -d 'Print help'
@@ -236,7 +236,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -l state-dir -d 
 complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -l read-only -d 'Make the image read-only'
 complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -l allow-backing-file -d 'Allow a qcow2 backing file (resolved only inside the image\'s own directory)'
-complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand import-raw" -s h -l help -d 'Print help'
@@ -248,7 +248,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -l image-root -d '
 complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -l force -d 'Replace an existing image of that name'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -l read-only -d 'Make the image read-only'
-complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -s h -l help -d 'Print help'
@@ -256,7 +256,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand pull-raw" -s V -l version -d
 complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -l format -d 'uncompressed, gzip, xz, bzip2 or zstd (default: from the file suffix)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand export-raw" -s h -l help -d 'Print help'
@@ -265,7 +265,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand convert" -l format -d 'raw o
 complete -c wharf -n "__fish_wharf_using_subcommand convert" -l compress -d 'Compress qcow2 clusters with zstd or zlib' -r
 complete -c wharf -n "__fish_wharf_using_subcommand convert" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand convert" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand convert" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand convert" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand convert" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand convert" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand convert" -s h -l help -d 'Print help'
@@ -273,7 +273,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand convert" -s V -l version -d 
 complete -c wharf -n "__fish_wharf_using_subcommand clean" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand clean" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand clean" -l all -d 'Remove every image, not only hidden ones and leftovers'
-complete -c wharf -n "__fish_wharf_using_subcommand clean" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand clean" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand clean" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand clean" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand clean" -s h -l help -d 'Print help'
@@ -329,14 +329,14 @@ complete -c wharf -n "__fish_wharf_using_subcommand run" -s j -d 'Same as --link
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l private-network -d 'Give the machine its own network namespace (only `lo` unless links are asked for)'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s n -l network-veth -d 'A veth pair: ve-NAME on the host, host0 in the machine (implies --private-network)'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-masquerade -d 'Masquerade the machine\'s outbound IPv4 traffic behind the host\'s address'
-complete -c wharf -n "__fish_wharf_using_subcommand run" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand boot" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand boot" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand boot" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand boot" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand boot" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand boot" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand boot" -s h -l help -d 'Print help'
@@ -344,21 +344,21 @@ complete -c wharf -n "__fish_wharf_using_subcommand boot" -s V -l version -d 'Pr
 complete -c wharf -n "__fish_wharf_using_subcommand start" -l timeout -d 'Seconds to wait for the machine to report READY=1' -r
 complete -c wharf -n "__fish_wharf_using_subcommand start" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand start" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand start" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand start" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand start" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand start" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand start" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand start" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand list" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand list" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand list" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand list" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand list" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand list" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand list" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand list" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand status" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand status" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand status" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand status" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand status" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand status" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand status" -s h -l help -d 'Print help'
@@ -366,21 +366,21 @@ complete -c wharf -n "__fish_wharf_using_subcommand status" -s V -l version -d '
 complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -l timeout -d 'Seconds to wait for each machine to end' -r
 complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand poweroff" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand reboot" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand reboot" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand reboot" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand reboot" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand reboot" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand reboot" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand reboot" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand reboot" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand terminate" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand terminate" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand terminate" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand terminate" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand terminate" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand terminate" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand terminate" -s h -l help -d 'Print help'
@@ -389,7 +389,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand kill" -s s -l signal -d 'The
 complete -c wharf -n "__fish_wharf_using_subcommand kill" -l kill-whom -d 'leader (PID 1) or all (every process of the machine)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand kill" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand kill" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand kill" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand kill" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand kill" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand kill" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand kill" -s h -l help -d 'Print help'
@@ -397,49 +397,49 @@ complete -c wharf -n "__fish_wharf_using_subcommand kill" -s V -l version -d 'Pr
 complete -c wharf -n "__fish_wharf_using_subcommand shell" -s u -l user -l uid -d 'User (name or UID from the machine\'s /etc/passwd; default root)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand shell" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand shell" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand shell" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand shell" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand shell" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand shell" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand shell" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand shell" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand login" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand login" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand login" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand login" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand login" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand login" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand login" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand login" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-to" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand copy-from" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand completions" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand completions" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand completions" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand completions" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand completions" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand completions" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -s h -l help -d 'Print help'
 complete -c wharf -n "__fish_wharf_using_subcommand generate-man" -s V -l version -d 'Print version'
 complete -c wharf -n "__fish_wharf_using_subcommand __supervise" -l image-root -d 'Use only this directory as the image store (default: the machine search path, writing to /var/lib/machines)' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand __supervise" -l state-dir -d 'Where running machines keep their state (start, list, status, shell, poweroff, …; default /run/wharf/machines)' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand __supervise" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean)'
+complete -c wharf -n "__fish_wharf_using_subcommand __supervise" -l json -d 'Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)'
 complete -c wharf -n "__fish_wharf_using_subcommand __supervise" -s q -l quiet -d 'Suppress informational messages and progress'
 complete -c wharf -n "__fish_wharf_using_subcommand __supervise" -l no-legend -d 'Do not print the header and footer of tables'
 complete -c wharf -n "__fish_wharf_using_subcommand __supervise" -s h -l help -d 'Print help'

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, global = true, env = "WHARF_IMAGE_ROOT", value_name = "DIR")]
     pub image_root: Option<PathBuf>,
 
-    /// Print machine-readable JSON (list-images, image-status, show-image, clean)
+    /// Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)
     #[arg(long, global = true)]
     pub json: bool,
 
