@@ -14,6 +14,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     wharf_sys::signal::default_sigpipe();
+    // Descriptors inherited without close-on-exec never reach a machine (docs/security.md).
+    if let Err(e) = wharf_sys::process::cloexec_from(3) {
+        eprintln!("wharf: cannot mark inherited file descriptors close-on-exec: {e}");
+        return ExitCode::FAILURE;
+    }
     let args = match args::Args::try_parse() {
         Ok(a) => a,
         Err(e) if e.use_stderr() => {

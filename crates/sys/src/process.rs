@@ -190,6 +190,34 @@ pub fn close_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Mark every descriptor from `first` up close-on-exec. A descriptor the caller left open
+/// without the flag must not reach the programs wharf executes (a machine's PID 1, the command
+/// of `wharf shell`): one naming a host file or directory would lead out of the machine.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    let flag = libc::CLOSE_RANGE_CLOEXEC as libc::c_int;
+    // SAFETY: CLOSE_RANGE_CLOEXEC only sets the close-on-exec flag; nothing is closed, so no
+    // owner of a descriptor is affected.
+    if unsafe { libc::close_range(first, u32::MAX, flag) } == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11: each open descriptor, as /proc/self/fd lists them.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &i32| u32::try_from(fd).is_ok_and(|fd| fd >= first))
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD read and set the descriptor flags only; a descriptor closed
+        // meanwhile (the directory stream's own) gives EBADF, which is ignored.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
+}
+
 #[repr(C)]
 struct PrctlMmMap {
     start_code: u64,
