@@ -21,7 +21,10 @@ fn run_args(name: &str, args: Vec<OsString>) -> Result<RunArgs> {
     let mut full: Vec<OsString> = vec!["wharf".into(), "-b".into(), "-M".into(), name.into()];
     full.extend(args);
     let cmd = RunArgs::augment_args(clap::Command::new("wharf"));
-    let mut a = RunArgs::from_arg_matches(&cmd.try_get_matches_from(full)?)?;
+    let m = cmd
+        .try_get_matches_from(full)
+        .map_err(super::run_options_error)?;
+    let mut a = RunArgs::from_arg_matches(&m)?;
     if a.directory.is_some() || a.image.is_some() {
         bail!("start runs images of the store: -D/-i cannot be used");
     }

@@ -19,6 +19,14 @@ use wharf_core::Store;
 
 use crate::args::{Args, Command};
 
+/// A clap error about run options given to `boot`/`start` as one line (clap renders a usage
+/// block under it).
+pub fn run_options_error(e: clap::Error) -> anyhow::Error {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid run options");
+    anyhow::anyhow!("{}", first.trim_start_matches("error: "))
+}
+
 /// Options every verb sees.
 pub struct Ctx {
     pub store: Store,
@@ -123,7 +131,8 @@ pub fn run(args: Args) -> Result<()> {
             }
             use clap::{Args as _, FromArgMatches as _};
             let cmd = crate::args::RunArgs::augment_args(clap::Command::new("wharf"));
-            let a = crate::args::RunArgs::from_arg_matches(&cmd.try_get_matches_from(full)?)?;
+            let m = cmd.try_get_matches_from(full).map_err(run_options_error)?;
+            let a = crate::args::RunArgs::from_arg_matches(&m)?;
             run::run(&ctx, a)
         }
         Command::ImportTar {
