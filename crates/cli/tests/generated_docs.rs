@@ -122,3 +122,21 @@ fn completions_rejects_unknown_shell() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
 }
+
+#[test]
+fn man_pages_name_guide_pages_that_exist() {
+    let tmp = tempfile::tempdir().unwrap();
+    wharf(&["generate-man", tmp.path().to_str().unwrap()]);
+    for (name, text) in files_in(tmp.path()) {
+        let text = String::from_utf8(text).unwrap().replace("\\-", "-");
+        let guide = text
+            .split("\\fIdocs/guide/")
+            .nth(1)
+            .and_then(|rest| rest.split("\\fR").next())
+            .unwrap_or_else(|| panic!("{name} names no guide page"));
+        assert!(
+            repo().join("docs/guide").join(guide).is_file(),
+            "{name} names docs/guide/{guide}, which does not exist"
+        );
+    }
+}
