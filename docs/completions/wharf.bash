@@ -16,9 +16,6 @@ _wharf() {
             ",$1")
                 cmd="wharf"
                 ;;
-            wharf,__supervise)
-                cmd="wharf__subcmd____supervise"
-                ;;
             wharf,boot)
                 cmd="wharf__subcmd__boot"
                 ;;
@@ -48,9 +45,6 @@ _wharf() {
                 ;;
             wharf,export-tar)
                 cmd="wharf__subcmd__export__subcmd__tar"
-                ;;
-            wharf,generate-man)
-                cmd="wharf__subcmd__generate__subcmd__man"
                 ;;
             wharf,help)
                 cmd="wharf__subcmd__help"
@@ -136,9 +130,6 @@ _wharf() {
             wharf,terminate)
                 cmd="wharf__subcmd__terminate"
                 ;;
-            wharf__subcmd__help,__supervise)
-                cmd="wharf__subcmd__help__subcmd____supervise"
-                ;;
             wharf__subcmd__help,boot)
                 cmd="wharf__subcmd__help__subcmd__boot"
                 ;;
@@ -168,9 +159,6 @@ _wharf() {
                 ;;
             wharf__subcmd__help,export-tar)
                 cmd="wharf__subcmd__help__subcmd__export__subcmd__tar"
-                ;;
-            wharf__subcmd__help,generate-man)
-                cmd="wharf__subcmd__help__subcmd__generate__subcmd__man"
                 ;;
             wharf__subcmd__help,help)
                 cmd="wharf__subcmd__help__subcmd__help"
@@ -260,30 +248,8 @@ _wharf() {
 
     case "${cmd}" in
         wharf)
-            opts="-q -h -V --image-root --json --quiet --no-legend --state-dir --help --version list-images images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions generate-man __supervise help"
+            opts="-q -h -V --image-root --json --quiet --no-legend --state-dir --help --version list-images images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --image-root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        wharf__subcmd____supervise)
-            opts="-q -h -V --image-root --json --quiet --no-legend --state-dir --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -547,45 +513,9 @@ _wharf() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        wharf__subcmd__generate__subcmd__man)
-            opts="-q -h -V --image-root --json --quiet --no-legend --state-dir --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --image-root)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --state-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         wharf__subcmd__help)
-            opts="list-images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions generate-man __supervise help"
+            opts="list-images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        wharf__subcmd__help__subcmd____supervise)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -724,20 +654,6 @@ _wharf() {
             return 0
             ;;
         wharf__subcmd__help__subcmd__export__subcmd__tar)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        wharf__subcmd__help__subcmd__generate__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

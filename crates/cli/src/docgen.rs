@@ -11,7 +11,7 @@ use crate::args::{self, CompletionShell};
 
 /// `wharf completions SHELL`: the script on standard output.
 pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<()> {
-    let mut cmd = args::command();
+    let mut cmd = without_hidden_verbs(args::command());
     let shell = match shell {
         CompletionShell::Bash => clap_complete::Shell::Bash,
         CompletionShell::Zsh => clap_complete::Shell::Zsh,
@@ -22,6 +22,25 @@ pub fn completions(shell: CompletionShell, out: &mut dyn Write) -> Result<()> {
     out.write_all(&buf)
         .context("writing the completion script")?;
     Ok(())
+}
+
+/// The command with only the verbs users see: clap_complete would offer hidden ones too
+/// (`generate-man`, `__supervise`).
+fn without_hidden_verbs(cmd: clap::Command) -> clap::Command {
+    let mut out = clap::Command::new("wharf")
+        .version(env!("CARGO_PKG_VERSION"))
+        .propagate_version(cmd.is_propagate_version_set())
+        .subcommand_required(cmd.is_subcommand_required_set());
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    for arg in cmd.get_arguments() {
+        out = out.arg(arg.clone());
+    }
+    for verb in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+        out = out.subcommand(verb.clone());
+    }
+    out
 }
 
 /// `wharf generate-man DIR`: wharf.1 plus wharf-VERB.1 for every visible verb.

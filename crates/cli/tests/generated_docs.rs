@@ -111,6 +111,14 @@ fn bash_completion_parses_and_completes_verbs() {
         !stdout.lines().any(|l| l == "list"),
         "offered a verb not starting with imp"
     );
+    // Hidden verbs are not offered.
+    for file in ["wharf.bash", "_wharf", "wharf.fish"] {
+        let text = fs::read_to_string(repo().join("docs/completions").join(file)).unwrap();
+        assert!(
+            !text.contains("generate-man") && !text.contains("__supervise"),
+            "{file} offers a hidden verb"
+        );
+    }
 }
 
 #[test]
