@@ -85,7 +85,7 @@ fn guide_page(verb: &str) -> &'static str {
         "import-oci" | "import-docker" | "export-oci" | "pull-oci" | "push" => "containers.md",
         "run" | "boot" => "run.md",
         "start" | "list" | "status" | "shell" | "login" | "copy-to" | "copy-from" | "kill"
-        | "poweroff" | "reboot" | "terminate" => "machines.md",
+        | "poweroff" | "reboot" | "terminate" | "bind" | "enable" | "disable" => "machines.md",
         _ => "README.md",
     }
 }
