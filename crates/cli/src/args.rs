@@ -382,6 +382,18 @@ pub enum Command {
         source: PathBuf,
         destination: Option<PathBuf>,
     },
+    /// Mount a host path into a running machine (DST defaults to SRC)
+    Bind {
+        name: String,
+        source: PathBuf,
+        destination: Option<PathBuf>,
+        /// Mount it read-only (recursively)
+        #[arg(long)]
+        read_only: bool,
+        /// Create DST (and missing parents) when it does not exist
+        #[arg(long)]
+        mkdir: bool,
+    },
     /// Internal: the supervisor of a started machine
     #[command(hide = true, name = "__supervise")]
     Supervise {

@@ -401,3 +401,21 @@ pub fn login(ctx: &Ctx, name: &str) -> Result<()> {
     }
     shell(ctx, name, None, vec!["login".into()])
 }
+
+pub fn bind(
+    ctx: &Ctx,
+    name: &str,
+    source: std::path::PathBuf,
+    destination: Option<std::path::PathBuf>,
+    read_only: bool,
+    mkdir: bool,
+) -> Result<()> {
+    let s = running(&ctx.machines, name)?;
+    let req = machine::bind::BindRequest {
+        target: destination.unwrap_or_else(|| source.clone()),
+        source,
+        read_only,
+        mkdir,
+    };
+    machine::bind::bind(name, leader(&s), &req)
+}

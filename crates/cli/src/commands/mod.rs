@@ -86,6 +86,13 @@ pub fn run(args: Args) -> Result<()> {
             source,
             destination,
         } => machines::copy(&ctx, &name, false, &source, destination.as_deref()),
+        Command::Bind {
+            name,
+            source,
+            destination,
+            read_only,
+            mkdir,
+        } => machines::bind(&ctx, &name, source, destination, read_only, mkdir),
         Command::Shell {
             name,
             user,

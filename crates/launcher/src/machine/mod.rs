@@ -12,6 +12,7 @@
 //! An entry whose lock is free or whose supervisor PID now names another process (start time
 //! differs) is stale: [`Registry::check`] reports it as gone and cleans it up.
 
+pub mod bind;
 pub mod copy;
 mod proc;
 pub mod shell;
