@@ -14,6 +14,7 @@
 
 pub mod bind;
 pub mod copy;
+pub mod copytree;
 mod proc;
 pub mod shell;
 
