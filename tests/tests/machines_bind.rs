@@ -78,5 +78,45 @@ fn bind_directories_and_files() {
         &["bind", "no-such-machine", dir_s, "/mnt"],
         "machine no-such-machine is not running",
     );
+
+    // Host network: no addresses of its own to show ("-" in tables).
+    let list = m.list();
+    assert_eq!(list[0]["addresses"], serde_json::json!([]), "{list:?}");
+    assert_eq!(list[0]["private_network"], false, "{list:?}");
+    let table = m.ok(&["list"]).stdout;
+    let row = table.lines().find(|l| l.starts_with("mach-bind")).unwrap();
+    let after_os = row.split("(bookworm)").nth(1).unwrap_or_default();
+    assert_eq!(after_os.split_whitespace().next(), Some("-"), "{table}");
+    let text = m.ok(&["status", "mach-bind"]).stdout;
+    assert!(text.contains("Address: -"), "{text}");
+
+    // shell: the machine's PID 1 resource limits, even from a caller with lower soft limits
+    // (raising a hard limit would need CAP_SYS_RESOURCE, which the test host may lack).
+    let leader = list[0]["leader"].as_u64().unwrap();
+    let want = std::fs::read_to_string(format!("/proc/{leader}/limits")).unwrap();
+    let out = std::process::Command::new("prlimit")
+        .args(["--nofile=100:", "--stack=4194304:", "--"])
+        .arg(wharf_tests::wharf_bin())
+        .args([
+            "shell",
+            "mach-bind",
+            "sh",
+            "-c",
+            "ulimit -n; cat /proc/self/limits",
+        ])
+        .env("WHARF_IMAGE_ROOT", &m.store.root)
+        .env("WHARF_STATE_DIR", m.state.path())
+        .output()
+        .expect("prlimit (util-linux) is required");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{out:?}");
+    let (ulimit_n, limits) = text.split_once('\n').unwrap();
+    assert_eq!(limits, want);
+    let nofile = want
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(nofile.split_whitespace().nth(3), Some(ulimit_n), "{want}");
+    assert_ne!(ulimit_n, "100");
     m.ok(&["poweroff", "mach-bind"]);
 }

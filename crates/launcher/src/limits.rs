@@ -238,6 +238,17 @@ pub fn host_pid1_limit(limits: &str, label: &str) -> Option<u64> {
     line[label.len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// Every resource limit of process `pid` (read with `prlimit`), in [`Rlimit1`] form.
+pub fn rlimits_of(pid: u32) -> Result<Vec<Rlimit1>> {
+    (0..RLIMITS.len())
+        .map(|index| {
+            let (soft, hard) = wharf_sys::process::rlimit_of(pid, index as u32)
+                .with_context(|| format!("read RLIMIT_{} of PID {pid}", RLIMITS[index].0))?;
+            Ok(Rlimit1 { index, soft, hard })
+        })
+        .collect()
+}
+
 /// Set every limit of `list` on the calling process. A hard limit above the current one needs
 /// CAP_SYS_RESOURCE; without it the current hard limit is kept (nspawn does the same, with a
 /// log line).

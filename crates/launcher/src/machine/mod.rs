@@ -15,6 +15,7 @@
 pub mod bind;
 pub mod copy;
 pub mod copytree;
+pub mod netinfo;
 mod proc;
 pub mod shell;
 
