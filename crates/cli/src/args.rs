@@ -394,6 +394,22 @@ pub enum Command {
         #[arg(long)]
         mkdir: bool,
     },
+    /// Boot machines at startup with the host's systemd (installs wharf@.service)
+    Enable {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Install below DIR instead of / (DIR/etc/systemd/system; systemd is not reloaded)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Stop booting machines at startup (removes their wharf@NAME.service links)
+    Disable {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Act below DIR instead of / (systemd is not reloaded)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
     /// Internal: the supervisor of a started machine
     #[command(hide = true, name = "__supervise")]
     Supervise {

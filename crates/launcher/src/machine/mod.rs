@@ -18,6 +18,7 @@ pub mod copytree;
 pub mod netinfo;
 mod proc;
 pub mod shell;
+pub mod unit;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
