@@ -16,6 +16,9 @@ _wharf() {
             ",$1")
                 cmd="wharf"
                 ;;
+            wharf,bind)
+                cmd="wharf__subcmd__bind"
+                ;;
             wharf,boot)
                 cmd="wharf__subcmd__boot"
                 ;;
@@ -36,6 +39,12 @@ _wharf() {
                 ;;
             wharf,copy-to)
                 cmd="wharf__subcmd__copy__subcmd__to"
+                ;;
+            wharf,disable)
+                cmd="wharf__subcmd__disable"
+                ;;
+            wharf,enable)
+                cmd="wharf__subcmd__enable"
                 ;;
             wharf,export-oci)
                 cmd="wharf__subcmd__export__subcmd__oci"
@@ -130,6 +139,9 @@ _wharf() {
             wharf,terminate)
                 cmd="wharf__subcmd__terminate"
                 ;;
+            wharf__subcmd__help,bind)
+                cmd="wharf__subcmd__help__subcmd__bind"
+                ;;
             wharf__subcmd__help,boot)
                 cmd="wharf__subcmd__help__subcmd__boot"
                 ;;
@@ -150,6 +162,12 @@ _wharf() {
                 ;;
             wharf__subcmd__help,copy-to)
                 cmd="wharf__subcmd__help__subcmd__copy__subcmd__to"
+                ;;
+            wharf__subcmd__help,disable)
+                cmd="wharf__subcmd__help__subcmd__disable"
+                ;;
+            wharf__subcmd__help,enable)
+                cmd="wharf__subcmd__help__subcmd__enable"
                 ;;
             wharf__subcmd__help,export-oci)
                 cmd="wharf__subcmd__help__subcmd__export__subcmd__oci"
@@ -248,8 +266,30 @@ _wharf() {
 
     case "${cmd}" in
         wharf)
-            opts="-q -h -V --image-root --json --quiet --no-legend --state-dir --help --version list-images images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions help"
+            opts="-q -h -V --image-root --json --quiet --no-legend --state-dir --help --version list-images images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions bind enable disable help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wharf__subcmd__bind)
+            opts="-q -h -V --read-only --mkdir --image-root --json --quiet --no-legend --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -431,6 +471,58 @@ _wharf() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        wharf__subcmd__disable)
+            opts="-q -h -V --root --image-root --json --quiet --no-legend --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wharf__subcmd__enable)
+            opts="-q -h -V --root --image-root --json --quiet --no-legend --state-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --image-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         wharf__subcmd__export__subcmd__oci)
             opts="-q -h -V --tag --format --image-root --json --quiet --no-legend --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -514,8 +606,22 @@ _wharf() {
             return 0
             ;;
         wharf__subcmd__help)
-            opts="list-images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions help"
+            opts="list-images image-status show-image clone rename remove read-only set-limit import-fs import-tar import-oci pull-oci push export-oci import-docker export-tar pull-tar import-raw pull-raw export-raw convert clean run boot start list status poweroff reboot terminate kill shell login copy-to copy-from completions bind enable disable help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wharf__subcmd__help__subcmd__bind)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -612,6 +718,34 @@ _wharf() {
             return 0
             ;;
         wharf__subcmd__help__subcmd__copy__subcmd__to)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wharf__subcmd__help__subcmd__disable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        wharf__subcmd__help__subcmd__enable)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

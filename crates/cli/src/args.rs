@@ -422,22 +422,22 @@ pub enum Command {
         /// The running machine
         name: String,
     },
-    /// Copy a host file into a running machine (DST defaults to SRC)
+    /// Copy a host file or directory tree into a running machine (DST defaults to SRC)
     CopyTo {
         /// The running machine
         name: String,
-        /// The regular file on the host
+        /// The file or directory on the host
         #[arg(value_name = "SRC")]
         source: PathBuf,
         /// Path inside the machine (a directory receives SRC's file name)
         #[arg(value_name = "DST")]
         destination: Option<PathBuf>,
     },
-    /// Copy a file out of a running machine (DST defaults to SRC)
+    /// Copy a file or directory tree out of a running machine (DST defaults to SRC)
     CopyFrom {
         /// The running machine
         name: String,
-        /// The regular file inside the machine
+        /// The file or directory inside the machine
         #[arg(value_name = "SRC")]
         source: PathBuf,
         /// Path on the host (a directory receives SRC's file name)
@@ -455,6 +455,41 @@ pub enum Command {
     GenerateMan {
         /// The directory to write the pages into (created when missing)
         dir: PathBuf,
+    },
+    /// Mount a host path into a running machine (DST defaults to SRC)
+    Bind {
+        /// The running machine
+        name: String,
+        /// The host file or directory to mount
+        #[arg(value_name = "SRC")]
+        source: PathBuf,
+        /// Where it appears inside the machine (absolute; defaults to SRC)
+        #[arg(value_name = "DST")]
+        destination: Option<PathBuf>,
+        /// Mount it read-only (recursively)
+        #[arg(long)]
+        read_only: bool,
+        /// Create DST (and missing parents) when it does not exist
+        #[arg(long)]
+        mkdir: bool,
+    },
+    /// Boot machines at startup with the host's systemd (installs wharf@.service)
+    Enable {
+        /// The machines (images in the store)
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Install below DIR instead of / (DIR/etc/systemd/system; systemd is not reloaded)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Stop booting machines at startup (removes their wharf@NAME.service links)
+    Disable {
+        /// The machines (images in the store)
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Act below DIR instead of / (systemd is not reloaded)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Internal: the supervisor of a started machine
     #[command(hide = true, name = "__supervise")]

@@ -340,3 +340,29 @@ pub fn set_personality(persona: u32) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The soft and hard limits of resource `resource` (an `RLIMIT_*` number) of process `pid`
+/// (`prlimit(pid, resource, NULL, &old)`: read only). `None` stands for `RLIM_INFINITY`.
+pub fn rlimit_of(pid: u32, resource: u32) -> io::Result<(Option<u64>, Option<u64>)> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    let mut old = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit64(2) with a NULL new limit only reads the limits of `pid` into `old`, a
+    // valid, writable `struct rlimit64` that lives for the call; the resource number is checked
+    // by the kernel (EINVAL).
+    let r = unsafe {
+        libc::prlimit64(
+            pid,
+            resource as libc::__rlimit_resource_t,
+            std::ptr::null(),
+            &mut old,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let lim = |v: u64| (v != libc::RLIM64_INFINITY).then_some(v);
+    Ok((lim(old.rlim_cur), lim(old.rlim_max)))
+}

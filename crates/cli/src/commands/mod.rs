@@ -10,6 +10,7 @@ mod pull;
 mod raw;
 mod run;
 mod tar;
+mod units;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -104,6 +105,15 @@ pub fn run(args: Args) -> Result<()> {
             source,
             destination,
         } => machines::copy(&ctx, &name, false, &source, destination.as_deref()),
+        Command::Bind {
+            name,
+            source,
+            destination,
+            read_only,
+            mkdir,
+        } => machines::bind(&ctx, &name, source, destination, read_only, mkdir),
+        Command::Enable { names, root } => units::enable(&ctx, &names, root),
+        Command::Disable { names, root } => units::disable(&ctx, &names, root),
         Command::Shell {
             name,
             user,

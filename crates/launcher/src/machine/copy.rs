@@ -1,7 +1,8 @@
-//! `wharf copy-to`/`copy-from`: regular files between the host and a running machine, through
-//! the machine's root (`/proc/LEADER/root`) with every path inside it resolved by `openat2`
-//! confined to that root (`RESOLVE_IN_ROOT`, no magic links, no mount crossing): symlinks and
-//! `..` in the machine cannot reach the host.
+//! `wharf copy-to`/`copy-from`: files and directory trees between the host and a running
+//! machine, through the machine's root (`/proc/LEADER/root`) with every path inside it resolved
+//! by `openat2` confined to that root (`RESOLVE_IN_ROOT`, no magic links, no mount crossing):
+//! symlinks and `..` in the machine cannot reach the host. Trees are walked by descriptor
+//! ([`super::copytree`]).
 
 use std::fs::File;
 use std::io;
@@ -11,6 +12,32 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use rustix::fs::OFlags;
 use wharf_sys::fs::open_in_root_with;
+
+use super::copytree::{self, Side};
+
+const MACHINE: Side = Side {
+    same_mount: true,
+    label: "in the machine",
+};
+const HOST: Side = Side {
+    same_mount: false,
+    label: "on the host",
+};
+
+/// `path`'s parent and file name (`path` is absolute or relative; `/` has no name).
+fn split(path: &Path) -> Result<(&Path, &std::ffi::OsStr)> {
+    match (path.parent(), path.file_name()) {
+        (Some(p), Some(n)) => Ok((
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            },
+            n,
+        )),
+        _ => bail!("{}: not a path to copy a directory to", path.display()),
+    }
+}
 
 fn machine_root(leader: u32) -> Result<File> {
     File::open(format!("/proc/{leader}/root")).context("open the machine's root")
@@ -37,8 +64,26 @@ pub fn copy_to(leader: u32, src: &Path, dst: Option<&Path>) -> Result<u64> {
     let md = from
         .metadata()
         .with_context(|| format!("stat {}", src.display()))?;
+    if md.is_dir() {
+        // Without DST: the same path (merged into an existing directory).
+        let dst = match dst {
+            None => src.to_path_buf(),
+            Some(d) => target(d, src, |p| {
+                open_in_root_with(root.as_fd(), p, OFlags::PATH | OFlags::DIRECTORY).is_ok()
+            })?,
+        };
+        let (parent, name) = split(&dst)?;
+        let parent = open_in_root_with(root.as_fd(), parent, OFlags::RDONLY | OFlags::DIRECTORY)
+            .with_context(|| format!("open {} in the machine", parent.display()))?;
+        let to = copytree::dir_at(parent.as_fd(), name, &dst, MACHINE)?;
+        let c = copytree::copy_dir(from.as_fd(), HOST, src, to.as_fd(), MACHINE, &dst)?;
+        return Ok(c.bytes);
+    }
     if !md.is_file() {
-        bail!("{}: only regular files can be copied", src.display());
+        bail!(
+            "{}: only regular files and directories can be copied",
+            src.display()
+        );
     }
     let dst = dst.unwrap_or(src);
     let dst = target(dst, src, |p| {
@@ -71,8 +116,22 @@ pub fn copy_from(leader: u32, src: &Path, dst: Option<&Path>) -> Result<u64> {
     .with_context(|| format!("open {} in the machine", src.display()))?;
     let mut from = File::from(fd);
     let md = from.metadata()?;
+    if md.is_dir() {
+        let dst = match dst {
+            None => src.to_path_buf(),
+            Some(d) => target(d, src, |p| p.is_dir())?,
+        };
+        let (parent, name) = split(&dst)?;
+        let parent = File::open(parent).with_context(|| format!("open {}", parent.display()))?;
+        let to = copytree::dir_at(parent.as_fd(), name, &dst, HOST)?;
+        let c = copytree::copy_dir(from.as_fd(), MACHINE, src, to.as_fd(), HOST, &dst)?;
+        return Ok(c.bytes);
+    }
     if !md.is_file() {
-        bail!("{}: only regular files can be copied", src.display());
+        bail!(
+            "{}: only regular files and directories can be copied",
+            src.display()
+        );
     }
     let dst = dst.unwrap_or(src);
     let dst = target(dst, src, |p| p.is_dir())?;

@@ -12,9 +12,13 @@
 //! An entry whose lock is free or whose supervisor PID now names another process (start time
 //! differs) is stale: [`Registry::check`] reports it as gone and cleans it up.
 
+pub mod bind;
 pub mod copy;
+pub mod copytree;
+pub mod netinfo;
 mod proc;
 pub mod shell;
+pub mod unit;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

@@ -77,6 +77,9 @@ pub fn run(leader: u32, req: &ShellRequest) -> Result<i32> {
     let pid_ns = File::open(proc_dir.join("ns/pid")).context("open the PID namespace")?;
     let root = File::open(proc_dir.join("root")).context("open the machine's root")?;
     let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
+    // The machine's PID 1 resource limits, as its own processes inherit them.
+    let rlimits =
+        crate::limits::rlimits_of(leader).context("read the machine's resource limits")?;
     let filter = seccomp::program(seccomp::Abi::native(), bounding, &req.syscall_filter);
 
     let chan = if req.pty {
@@ -101,6 +104,7 @@ pub fn run(leader: u32, req: &ShellRequest) -> Result<i32> {
                 last_cap,
                 &filter,
                 nnp,
+                &rlimits,
                 chan.as_ref(),
             );
             eprintln!("wharf: shell: {e:#}");
@@ -176,6 +180,7 @@ fn child(
     last_cap: u32,
     filter: &[seccomp::SockFilter],
     nnp: bool,
+    rlimits: &[crate::limits::Rlimit1],
     chan: Option<&std::os::fd::OwnedFd>,
 ) -> Result<std::convert::Infallible> {
     // "0": the writing process itself.
@@ -186,6 +191,8 @@ fn child(
     }
     rustix::process::fchdir(root.as_fd()).context("enter the machine's root")?;
     ns::chroot_here().context("chroot into the machine's root")?;
+    // With CAP_SYS_RESOURCE still held: hard limits may be raised to the machine's.
+    crate::limits::apply_rlimits(rlimits)?;
     // The user, from the machine's own databases (read inside its root).
     let read = |p: &str| -> String {
         std::fs::read(p)
