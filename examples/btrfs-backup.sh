@@ -15,6 +15,7 @@
 #
 # Environment:
 #   WHARF            the wharf binary (default: target/debug/wharf of this checkout)
+#   TMPDIR           where the temporary directory goes (default: /var/tmp)
 #   ROOTFS_TAR       the root filesystem tarball to start from (default: one mmdebstrap builds)
 #   PREFIX           image names PREFIX-golden and PREFIX-work (default: backup-demo); on a
 #                    btrfs store they must not exist yet, and are removed at the end
@@ -25,7 +26,7 @@ PREFIX=${PREFIX:-backup-demo}
 golden=$PREFIX-golden
 work=$PREFIX-work
 
-tmp=$(mktemp -d /var/tmp/wharf-btrfs-backup.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/wharf-btrfs-backup.XXXXXX")
 mnt=
 created=()
 cleanup() {

@@ -8,6 +8,7 @@
 #
 # Environment:
 #   WHARF            the wharf binary (default: target/debug/wharf of this checkout)
+#   TMPDIR           where the temporary directory goes (default: /var/tmp)
 #   ROOTFS_TAR       an existing root filesystem tarball to import instead of running mmdebstrap
 #   MACHINE          the image and machine name (default: debian)
 #   REMOVE=yes       remove the image at the end (default: keep it, so `wharf boot debian` works)
@@ -21,7 +22,7 @@ WHARF=${WHARF:-$(dirname "$0")/../target/debug/wharf}
 MACHINE=${MACHINE:-debian}
 REMOVE=${REMOVE:-no}
 
-tmp=$(mktemp -d /var/tmp/wharf-debian-machine.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/wharf-debian-machine.XXXXXX")
 started=no
 cleanup() {
     if [ "$started" = yes ] && "$WHARF" status "$MACHINE" >/dev/null 2>&1; then

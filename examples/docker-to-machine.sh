@@ -11,6 +11,7 @@
 #
 # Environment:
 #   WHARF            the wharf binary (default: target/debug/wharf of this checkout)
+#   TMPDIR           where the temporary directory goes (default: /var/tmp)
 #   REGISTRY, IMAGE  pull REGISTRY/IMAGE (e.g. REGISTRY=registry.example.com IMAGE=os/debian:12)
 #                    instead; it boots when the image holds systemd, else its os-release is shown
 #   ROOTFS_TAR       the root filesystem tarball that seeds the own registry
@@ -25,7 +26,7 @@ WHARF=${WHARF:-$(dirname "$0")/../target/debug/wharf}
 MACHINE=${MACHINE:-debian-oci}
 REMOVE=${REMOVE:-no}
 
-tmp=$(mktemp -d /var/tmp/wharf-docker-to-machine.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/wharf-docker-to-machine.XXXXXX")
 registry_pid=
 started=no
 seed=

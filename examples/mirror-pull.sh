@@ -16,6 +16,7 @@
 #
 # Environment:
 #   WHARF            the wharf binary (default: target/debug/wharf of this checkout)
+#   TMPDIR           where the temporary directory goes (default: /var/tmp)
 #   ROOTFS_TAR       the root filesystem tarball to publish (default: one mmdebstrap builds)
 #   PREFIX           image names PREFIX-tar and PREFIX-raw (default: mirror)
 #   REMOVE=yes       remove both images at the end (default: keep them)
@@ -25,7 +26,7 @@ WHARF=${WHARF:-$(dirname "$0")/../target/debug/wharf}
 PREFIX=${PREFIX:-mirror}
 REMOVE=${REMOVE:-no}
 
-tmp=$(mktemp -d /var/tmp/wharf-mirror-pull.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/var/tmp}/wharf-mirror-pull.XXXXXX")
 server_pid=
 export GNUPGHOME=$tmp/gnupg
 cleanup() {
