@@ -5,6 +5,7 @@
 //! process of its own (registry, HTTP server, machine supervisor) still running.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -39,12 +40,24 @@ impl Env {
 
     /// Runs examples/SCRIPT with `vars`; panics with its output unless it succeeds. Its stdout.
     fn run(&self, script: &str, vars: &[(&str, &str)]) -> String {
+        let (ok, stdout, stderr) = self.run_with(&wharf_bin(), script, vars);
+        assert!(ok, "{script} failed:\n{stdout}\n{stderr}");
+        stdout
+    }
+
+    /// Runs examples/SCRIPT with `wharf` as WHARF: success, stdout, stderr.
+    fn run_with(
+        &self,
+        wharf: &Path,
+        script: &str,
+        vars: &[(&str, &str)],
+    ) -> (bool, String, String) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../examples")
             .join(script);
         let out = Command::new("bash")
             .arg(&path)
-            .env("WHARF", wharf_bin())
+            .env("WHARF", wharf)
             .env("ROOTFS_TAR", debian::tarball())
             .env("WHARF_IMAGE_ROOT", self.root())
             .env("WHARF_STATE_DIR", self.path("state"))
@@ -53,13 +66,30 @@ impl Env {
             .envs(vars.iter().copied())
             .output()
             .unwrap_or_else(|e| panic!("cannot run bash {}: {e}", path.display()));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
+        (
             out.status.success(),
-            "{script} failed ({}):\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs examples/SCRIPT with a wharf that fails at its first `verb`: the script must fail
+    /// with that error, and still clean up after itself. Its stdout.
+    fn run_failing_at(&self, verb: &str, script: &str, vars: &[(&str, &str)]) -> String {
+        let wrapper = self.path("wharf-failing");
+        fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/bash\nif [ \"$1\" = {verb} ]; then echo 'wharf: injected failure' >&2; exit 1; fi\nexec {} \"$@\"\n",
+                wharf_bin().display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+        let (ok, stdout, stderr) = self.run_with(&wrapper, script, vars);
+        assert!(!ok, "{script} succeeded with a failing {verb}:\n{stdout}");
+        assert!(stderr.contains("wharf: injected failure"), "{stderr}");
+        self.assert_clean();
         stdout
     }
 
@@ -206,4 +236,27 @@ fn btrfs_backup_restores_the_same_tree() {
     let loops = wharf_tests::sh("losetup", &["-a"]);
     assert!(!loops.contains(tmp.to_str().unwrap()), "{loops}");
     env.assert_clean();
+}
+
+/// A failure half-way leaves nothing behind: the machine is powered off, the registry and the
+/// HTTP server are stopped, the loop filesystem is unmounted, the temporary files are gone.
+#[test]
+fn failing_examples_clean_up() {
+    let env = Env::new();
+    let name = unique("ex-fail");
+    let out = env.run_failing_at("shell", "debian-machine.sh", &[("MACHINE", &name)]);
+    assert!(out.contains("==> wharf start"), "{out}");
+    let out = env.run_failing_at("push", "docker-to-machine.sh", &[("MACHINE", &name)]);
+    assert!(out.contains("==> docker-registry on 127.0.0.1:"), "{out}");
+    let out = env.run_failing_at("pull-tar", "mirror-pull.sh", &[("PREFIX", &name)]);
+    assert!(out.contains("==> serve "), "{out}");
+    let out = env.run_failing_at("export-tar", "btrfs-backup.sh", &[("PREFIX", &name)]);
+    assert!(out.contains("is not on btrfs"), "{out}");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(env.dir.path().to_str().unwrap()),
+        "{mounts}"
+    );
+    // What the scripts import before the failure stays (the seed of docker-to-machine does not).
+    assert_eq!(listed(&env.root()), vec![image(&name, "directory")]);
 }
