@@ -11,6 +11,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 use wharf_tests::machine::processes_with;
+use wharf_tests::registry::Registry;
 use wharf_tests::{debian, listed, wharf, wharf_bin};
 
 /// A scratch area for one script run: store, state directory, blob cache, TMPDIR.
@@ -259,4 +260,56 @@ fn failing_examples_clean_up() {
     );
     // What the scripts import before the failure stays (the seed of docker-to-machine does not).
     assert_eq!(listed(&env.root()), vec![image(&name, "directory")]);
+}
+
+/// With REGISTRY and IMAGE the script pulls that image; one without systemd is not booted, its
+/// os-release is shown by a plain `wharf run`.
+#[test]
+fn docker_to_machine_pulls_a_given_image() {
+    let env = Env::new();
+    // A tiny image: cat, the libraries it links, an os-release.
+    let tree = env.path("tiny");
+    fs::create_dir_all(tree.join("etc")).unwrap();
+    fs::write(tree.join("etc/os-release"), "PRETTY_NAME=\"Tiny OS 1\"\n").unwrap();
+    let libs = wharf_tests::sh("ldd", &["/bin/cat"]);
+    let files = libs
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+        .chain(["/bin/cat"]);
+    for f in files {
+        // At the path ldd names and at the real one (/usr/…: merged /usr).
+        let real = fs::canonicalize(f).unwrap();
+        for p in [Path::new(f), real.as_path()] {
+            let dst = tree.join(p.strip_prefix("/").unwrap());
+            fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            fs::copy(&real, &dst).unwrap_or_else(|e| panic!("copy {f}: {e}"));
+        }
+    }
+    let registry = Registry::start();
+    let reference = registry.image("wharf-example/tiny:1");
+    let ok = |args: &[&str]| {
+        let r = wharf(&env.root()).args(args).output().unwrap();
+        assert!(r.status.success(), "wharf {args:?}: {r:?}");
+    };
+    ok(&["import-fs", tree.to_str().unwrap(), "tiny-seed"]);
+    ok(&["push", "tiny-seed", &reference]);
+    ok(&["remove", "tiny-seed"]);
+    let name = unique("ex-given");
+    let host = registry.host();
+    let out = env.run(
+        "docker-to-machine.sh",
+        &[
+            ("MACHINE", name.as_str()),
+            ("REGISTRY", host.as_str()),
+            ("IMAGE", "wharf-example/tiny:1"),
+        ],
+    );
+    assert!(!out.contains("==> docker-registry"), "{out}");
+    assert!(
+        out.contains(&format!("==> no systemd in {reference}")),
+        "{out}"
+    );
+    assert!(out.contains("PRETTY_NAME=\"Tiny OS 1\""), "{out}");
+    assert_eq!(listed(&env.root()), vec![image(&name, "directory")]);
+    env.assert_clean();
 }
