@@ -14,6 +14,7 @@
 #   TMPDIR           where the temporary directory goes (default: /var/tmp)
 #   REGISTRY, IMAGE  pull REGISTRY/IMAGE (e.g. REGISTRY=registry.example.com IMAGE=os/debian:12)
 #                    instead; it boots when the image holds systemd, else its os-release is shown
+#   INSECURE=yes     allow plain http / unverified TLS for REGISTRY (loopback needs neither)
 #   ROOTFS_TAR       the root filesystem tarball that seeds the own registry
 #   MACHINE          the machine name (default: debian-oci)
 #   REMOVE=yes       remove the image at the end (default: keep it)
@@ -107,7 +108,9 @@ EOF
 fi
 
 step "wharf pull-oci $ref $MACHINE"
-"$WHARF" pull-oci --force "$ref" "$MACHINE"
+insecure=()
+[ "${INSECURE:-no}" = yes ] && insecure=(--insecure)
+"$WHARF" pull-oci --force "${insecure[@]}" "$ref" "$MACHINE"
 "$WHARF" show-image "$MACHINE" -p Origin -p OriginDigest
 
 path=$("$WHARF" show-image "$MACHINE" -p Path --value)
