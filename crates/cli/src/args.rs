@@ -680,12 +680,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub network_masquerade: bool,
 
-    /// The command and its arguments (default: a login shell; with --boot: init arguments)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    /// The command and its arguments (default: a login shell; with --boot: init arguments).
+    /// Options go before it; an unknown option is an error, not a command (a command that
+    /// starts with "-" follows "--")
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
 }
 
