@@ -35,6 +35,7 @@ pub mod settings;
 mod setup;
 mod supervise;
 mod user;
+pub mod userns;
 
 use std::ffi::OsString;
 use std::os::fd::AsFd;
@@ -57,6 +58,8 @@ pub use user::User;
 
 /// systemd-nspawn's default retained capability set (26 capabilities) as a bit mask.
 pub const DEFAULT_CAPS: u64 = 0xfdec_afff;
+
+const CAP_NET_BIND_SERVICE: u32 = 10;
 
 /// Exit status reserved for "the machine asked to be restarted" (`--on-reboot=exit`), as
 /// nspawn's `EXIT_FORCE_RESTART`. A PID 1 that itself exits with 133 is reported as 1.
@@ -194,6 +197,11 @@ pub struct Config {
     // --- Network ---
     /// `--private-network`, `-n`, `--network-*=`, `-p` (network.rs, wharf-net).
     pub network: network::Network,
+    // --- User namespace (userns.rs) ---
+    /// `-U`, `--private-users=`.
+    pub private_users: userns::PrivateUsers,
+    /// `--private-users-ownership=` (`None`: nspawn's default for the mode).
+    pub private_users_ownership: Option<userns::Ownership>,
 }
 
 impl Config {
@@ -237,6 +245,8 @@ pub(crate) struct Prepared {
     pub rlimits: Vec<limits::Rlimit1>,
     /// `--network-namespace-path=`, opened before the clone; PID 1 joins it first.
     pub netns_path: Option<std::os::fd::OwnedFd>,
+    /// The machine gets a user namespace.
+    pub userns: bool,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
@@ -293,11 +303,24 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
     let host_bounding = wharf_sys::caps::bounding_set().context("read the bounding set")?;
     cfg.network.validate()?;
+    let userns = cfg.private_users.enabled();
+    if userns {
+        if matches!(cfg.volatile, Volatile::Yes | Volatile::Overlay) {
+            bail!("--volatile=yes and --volatile=overlay do not work with a user namespace yet (-U, --private-users=)");
+        }
+        if cfg.network.namespace_path.is_some() {
+            bail!("--network-namespace-path= does not work with a user namespace (-U, --private-users=): the namespace belongs to the host's");
+        }
+    }
     let netns_path = cfg.network.open_path()?;
     let mut cap_opts = cfg.caps;
     if cfg.network.new_netns() {
         // As nspawn: a private network keeps CAP_NET_ADMIN (unless dropped).
         cap_opts.add |= 1 << network::CAP_NET_ADMIN;
+    } else if userns && cfg.caps.add & (1 << CAP_NET_BIND_SERVICE) == 0 {
+        // As nspawn (systemd#11889): on the host's network a user namespace's root may not
+        // bind ports below 1024, so services would believe they can and fail; unless asked for.
+        cap_opts.drop |= 1 << CAP_NET_BIND_SERVICE;
     }
     let (caps, _) = caps::retained(cap_opts, host_bounding, last_cap);
     let seccomp = seccomp::program(seccomp::Abi::native(), caps, &cfg.syscall_filter);
@@ -330,6 +353,7 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
         seccomp,
         rlimits,
         netns_path,
+        userns,
     })
 }
 
@@ -356,6 +380,12 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
     let cfg = &stage.cfg;
     let mut prep = prepare(cfg)?;
     prep.root = stage.plan.clone();
+    // The UID range, claimed (a picked one locked) for the whole run.
+    let root_owner = std::fs::metadata(&cfg.root)
+        .with_context(|| format!("stat {}", cfg.root.display()))?
+        .uid();
+    let claim = userns::claim(cfg.private_users, &cfg.machine, root_owner)?;
+    let range = claim.as_ref().map(|c| c.range);
     let layout = cgroup::Layout::detect()?;
     // Named (and locked) once per run; a restart gets a fresh cgroup of the same name.
     let mut cg = cgroup::MachineCgroup::create(
@@ -380,7 +410,7 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
             cg.recreate()
                 .context("reset the machine's cgroup for the restart")?;
         }
-        let ended = start_once(cfg, &prep, &mut cg, &sigs, &mut host)?;
+        let ended = start_once(cfg, &prep, range, &mut cg, &sigs, &mut host)?;
         if let Some(sig) = ended.interrupted {
             return Ok(128 + sig);
         }
@@ -402,6 +432,7 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
 fn start_once(
     cfg: &Config,
     prep: &Prepared,
+    range: Option<userns::Range>,
     cg: &mut cgroup::MachineCgroup,
     sigs: &supervise::Signals,
     host: &mut supervise::HostNotify,
@@ -418,7 +449,12 @@ fn start_once(
         ipc: true,
         cgroup: false,
         net: cfg.network.new_netns(),
+        user: range.is_some(),
     };
+    if let Some(r) = range {
+        // Delegated to the range's root, so that an init system inside manages its subtree.
+        cg.delegate(r.base)?;
+    }
     let v2 = cg.open_v2()?;
     let (forked, in_v2) = match ns::clone_into_namespaces_in_cgroup(namespaces, v2.as_fd()) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG)) => {
@@ -436,6 +472,22 @@ fn start_once(
         Forked::Parent(pid) => pid,
     };
     drop(chan_child);
+    if let Some(r) = range {
+        let ownership =
+            userns::Ownership::effective(cfg.private_users_ownership, cfg.private_users);
+        let prepared = userns::prepare_child(
+            &cfg.root,
+            ownership,
+            pid.as_raw_nonzero().get(),
+            r,
+            &chan_parent,
+        );
+        if let Err(e) = prepared {
+            let _ = process::kill(pid, libc::SIGKILL);
+            let _ = process::wait_pid(pid);
+            return Err(e.context("set up the user namespace"));
+        }
+    }
     // While PID 1 builds its mount table: the device policy, limits and v1 placement.
     if let Err(e) = cg.enforce(pid, !in_v2) {
         let _ = process::kill(pid, libc::SIGKILL);
