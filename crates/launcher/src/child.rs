@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use wharf_sys::ns::Forked;
 use wharf_sys::{process, signal, socket};
 
+use crate::userns::Trees;
 use crate::{console, exec, init, Config, Prepared, StartMode};
 
 /// Channel message tags.
@@ -58,16 +59,13 @@ fn report(chan: &OwnedFd, e: &anyhow::Error) {
 /// into the image ([`crate::setup::build`]): until then its path lookups on the host tree
 /// pass the owner permission bits of root's directories (a store is 0700), which the
 /// namespace's root — an unprivileged UID to the host — would not.
-fn enter_userns(cfg: &Config, chan: &OwnedFd) -> Result<Option<OwnedFd>> {
+fn enter_userns(cfg: &Config, chan: &OwnedFd) -> Result<Trees> {
     if !cfg.private_users.enabled() {
-        return Ok(None);
+        return Ok(Trees::default());
     }
     let mut b = [0u8; 16];
-    let (n, mut fds) = socket::recv(chan, &mut b).context("wait for the user namespace's maps")?;
-    if n != 1 || b[0] != MSG_USERNS {
-        anyhow::bail!("the parent did not set up the user namespace");
-    }
-    Ok(fds.pop())
+    let (n, fds) = socket::recv(chan, &mut b).context("wait for the user namespace's maps")?;
+    Trees::from_message(&b[..n], fds).context("the parent did not set up the user namespace")
 }
 
 fn start(
@@ -75,7 +73,7 @@ fn start(
     prep: &Prepared,
     chan: &OwnedFd,
     notify: OwnedFd,
-    root_tree: Option<OwnedFd>,
+    root_tree: Trees,
 ) -> Result<Infallible> {
     let kmsg = crate::setup::build(cfg, prep, &notify, root_tree)?;
     drop(notify);

@@ -73,27 +73,32 @@ pub struct Bind {
     pub read_only: bool,
     /// Include the mounts below `src` (`rbind`, the default); `norbind`: only `src`'s own.
     pub recursive: bool,
+    /// `idmap`: attached through a mount idmapped with the machine's user namespace, so host
+    /// files show the same owners inside (needs `-U`/`--private-users=`).
+    pub idmap: bool,
 }
 
 impl Bind {
     /// Parse `SRC[:DST[:OPTIONS]]` (both absolute; DST defaults to SRC; OPTIONS a comma list
-    /// of `rbind`, `norbind`; `idmap` and its variants are refused for now).
+    /// of `rbind`, `norbind`, `idmap`, `noidmap`; `rootidmap`/`owneridmap` are refused).
     pub fn parse(spec: &str, read_only: bool) -> Result<Bind> {
         let mut parts = spec.splitn(3, ':');
         let src = parts.next().unwrap_or_default();
         let dst = parts.next().filter(|d| !d.is_empty()).unwrap_or(src);
         let mut recursive = true;
+        let mut idmap = false;
         if let Some(opts) = parts.next() {
             for o in opts.split(',').filter(|o| !o.is_empty()) {
                 match o {
                     "rbind" => recursive = true,
                     "norbind" => recursive = false,
-                    "noidmap" => {}
-                    "idmap" | "rootidmap" | "owneridmap" => bail!(
-                        "invalid bind mount {spec:?}: {o} needs user namespaces, which wharf does not support yet"
+                    "noidmap" => idmap = false,
+                    "idmap" => idmap = true,
+                    "rootidmap" | "owneridmap" => bail!(
+                        "invalid bind mount {spec:?}: {o} is not supported (use idmap)"
                     ),
                     other => bail!(
-                        "invalid bind mount {spec:?}: unknown option {other:?} (use rbind or norbind)"
+                        "invalid bind mount {spec:?}: unknown option {other:?} (use rbind, norbind, idmap or noidmap)"
                     ),
                 }
             }
@@ -108,6 +113,7 @@ impl Bind {
             dst: PathBuf::from(dst),
             read_only,
             recursive,
+            idmap,
         })
     }
 }
@@ -312,6 +318,13 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
             bail!("--network-namespace-path= does not work with a user namespace (-U, --private-users=): the namespace belongs to the host's");
         }
     }
+    if let Some(b) = cfg.binds.iter().find(|b| b.idmap && !userns) {
+        bail!(
+            "--bind={}:{}:idmap needs a user namespace (-U or --private-users=)",
+            b.src.display(),
+            b.dst.display()
+        );
+    }
     let netns_path = cfg.network.open_path()?;
     let mut cap_opts = cfg.caps;
     if cfg.network.new_netns() {
@@ -477,6 +490,7 @@ fn start_once(
             userns::Ownership::effective(cfg.private_users_ownership, cfg.private_users);
         let prepared = userns::prepare_child(
             &cfg.root,
+            &cfg.binds,
             ownership,
             pid.as_raw_nonzero().get(),
             r,
@@ -546,6 +560,7 @@ mod tests {
                 dst: "/a".into(),
                 read_only: false,
                 recursive: true,
+                idmap: false,
             }
         );
         assert_eq!(Bind::parse("/a:/b", true).unwrap().dst, Path::new("/b"));
@@ -557,8 +572,12 @@ mod tests {
             Bind::parse("/a::norbind", false).unwrap().dst,
             Path::new("/a")
         );
-        let e = Bind::parse("/a:/b:idmap", false).unwrap_err().to_string();
-        assert!(e.contains("idmap"), "{e}");
+        assert!(Bind::parse("/a:/b:idmap", false).unwrap().idmap);
+        assert!(!Bind::parse("/a:/b:idmap,noidmap", false).unwrap().idmap);
+        let e = Bind::parse("/a:/b:rootidmap", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rootidmap"), "{e}");
         assert!(Bind::parse("/a:/b:bogus", false).is_err());
     }
 

@@ -43,20 +43,20 @@ const NOSUID_NODEV: Flags = Flags {
 };
 
 /// Build the whole mount table and pivot into the image. Returns the kmsg FIFO (for wharf).
-/// `root_tree`: the idmapped root wharf made for a user namespace.
+/// `trees`: the idmapped root and bind sources wharf made for a user namespace.
 pub(crate) fn build(
     cfg: &Config,
     prep: &Prepared,
     notify: &OwnedFd,
-    root_tree: Option<OwnedFd>,
+    trees: crate::userns::Trees,
 ) -> Result<OwnedFd> {
     m::make_private_recursive(Path::new("/")).context("make mounts private")?;
     let userns = cfg.private_users.enabled();
     let private_net = cfg.network.new_netns();
     // The root (bind, recursive read-only, --volatile) and, before the pivot, the sources of
     // the custom mounts while the host tree is still reachable (root/).
-    let root = &crate::root::enter(cfg, &prep.root, root_tree)?;
-    let captured = crate::root::custom::capture(cfg, root)?;
+    let root = &crate::root::enter(cfg, &prep.root, trees.root)?;
+    let captured = crate::root::custom::capture(cfg, root, trees.binds)?;
     let etc_trees = crate::etc::capture(&prep.etc)?;
     // In a user namespace the kernel mounts proc and sysfs only while a full instance of them
     // is visible in the mount namespace, and refuses mknod: /proc and /sys are mounted before

@@ -306,6 +306,7 @@ pub fn shift_tree(root: &Path, range: Range) -> Result<bool> {
 /// ([`crate::child`]'s `MSG_USERNS`, with the idmapped root tree when there is one).
 pub(crate) fn prepare_child(
     root: &Path,
+    binds: &[crate::Bind],
     ownership: Ownership,
     pid: i32,
     range: Range,
@@ -318,7 +319,7 @@ pub(crate) fn prepare_child(
             shift_tree(root, range)?;
             None
         }
-        Ownership::Map | Ownership::Auto => match idmapped_tree(root, pid) {
+        Ownership::Map | Ownership::Auto => match idmapped_tree(root, true, pid) {
             Ok(t) => Some(t),
             Err(e) if ownership == Ownership::Auto && refused(&e) => {
                 shift_tree(root, range)?;
@@ -330,9 +331,39 @@ pub(crate) fn prepare_child(
             }
         },
     };
-    let fds: Vec<_> = tree.iter().map(|t| t.as_fd()).collect();
-    wharf_sys::socket::send(chan, &[crate::child::MSG_USERNS], &fds)
-        .context("hand the user namespace to the machine")
+    // `--bind=…:idmap` sources, in order.
+    let mut bind_trees = Vec::new();
+    for b in binds.iter().filter(|b| b.idmap) {
+        let t = idmapped_tree(&b.src, b.recursive, pid)
+            .with_context(|| format!("make an idmapped mount of {}", b.src.display()))?;
+        if b.read_only {
+            wharf_sys::mountapi::set_tree_read_only(t.as_fd())
+                .with_context(|| format!("make the bind of {} read-only", b.src.display()))?;
+        }
+        bind_trees.push(t);
+    }
+    let fds: Vec<_> = tree.iter().chain(&bind_trees).map(|t| t.as_fd()).collect();
+    let msg = [crate::child::MSG_USERNS, u8::from(tree.is_some())];
+    wharf_sys::socket::send(chan, &msg, &fds).context("hand the user namespace to the machine")
+}
+
+/// What PID 1 gets from [`prepare_child`]: the idmapped root, the idmapped bind sources.
+#[derive(Default)]
+pub(crate) struct Trees {
+    pub root: Option<OwnedFd>,
+    pub binds: Vec<OwnedFd>,
+}
+
+impl Trees {
+    /// From the message `[MSG_USERNS, has_root]` and its descriptors.
+    pub(crate) fn from_message(msg: &[u8], mut fds: Vec<OwnedFd>) -> Option<Trees> {
+        let [tag, has_root] = msg else { return None };
+        if *tag != crate::child::MSG_USERNS {
+            return None;
+        }
+        let root = (*has_root == 1 && !fds.is_empty()).then(|| fds.remove(0));
+        Some(Trees { root, binds: fds })
+    }
 }
 
 /// Whether an idmapping error means "this filesystem (or kernel) cannot", not a failure.
@@ -343,10 +374,10 @@ fn refused(e: &io::Error) -> bool {
     )
 }
 
-/// A detached recursive copy of the mounts at `root`, idmapped with `pid`'s user namespace.
-fn idmapped_tree(root: &Path, pid: i32) -> io::Result<OwnedFd> {
+/// A detached copy of the mount(s) at `path`, idmapped with `pid`'s user namespace.
+fn idmapped_tree(path: &Path, recursive: bool, pid: i32) -> io::Result<OwnedFd> {
     let ns = fs::File::open(format!("/proc/{pid}/ns/user"))?;
-    let tree = wharf_sys::mount::clone_tree(root, true)?;
+    let tree = wharf_sys::mount::clone_tree(path, recursive)?;
     wharf_sys::mountapi::set_tree_idmap(tree.as_fd(), ns.as_fd())?;
     Ok(tree)
 }
