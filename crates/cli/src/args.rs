@@ -419,10 +419,10 @@ pub struct RunArgs {
     /// Mount the root read-only
     #[arg(long)]
     pub read_only: bool,
-    /// Bind-mount a host path: SRC[:DST[:rbind|norbind]]
+    /// Bind-mount a host path: SRC[:DST[:rbind|norbind|idmap]] (idmap: with -U)
     #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind: Vec<String>,
-    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind]]
+    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind|idmap]]
     #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind_ro: Vec<String>,
     /// Mount a tmpfs on PATH (OPTIONS default: mode=0755)
