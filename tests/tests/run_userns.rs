@@ -83,6 +83,30 @@ fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
     assert_eq!(map_line(&fixed), (0, 3145728, 65536));
     assert!(fixed.ends_with("\n0\n"), "{fixed}");
 
+    // PrivateUsers= in a settings file: privileged, so only from a trusted one.
+    fs::write(
+        s.root.join("deb.nspawn"),
+        "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=map\n",
+    )
+    .unwrap();
+    let trusted = sh_deb(&s, &["--settings=trusted"], "cat /proc/self/uid_map");
+    assert_picked(map_line(&trusted).1);
+    let r = run_deb(&s, &["cat", "/proc/self/uid_map"]);
+    assert_eq!(
+        map_line(&r.stdout),
+        (0, 0, 4294967295),
+        "untrusted file applied"
+    );
+    assert!(r.stderr.contains("PrivateUsers"), "{}", r.stderr);
+    // The command line wins over a trusted file.
+    let cli = sh_deb(
+        &s,
+        &["--settings=trusted", "--private-users=no"],
+        "cat /proc/self/uid_map",
+    );
+    assert_eq!(map_line(&cli), (0, 0, 4294967295));
+    fs::remove_file(s.root.join("deb.nspawn")).unwrap();
+
     // Bad values: one line each.
     fails(
         &s.root,
