@@ -141,7 +141,7 @@ fn chown_ownership_shifts_a_copy_once() {
     );
     let image = s.root.join("copy");
     let passwd_mode = fs::metadata(image.join("usr/bin/passwd")).unwrap().mode() & 0o7777;
-    let opts = ["--private-users=pick", "--private-users-ownership=chown"];
+    let opts = ["-U", "--private-users-ownership=chown"];
     let out = sh_in(
         &s,
         "copy",

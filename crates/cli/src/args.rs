@@ -519,8 +519,9 @@ pub struct RunArgs {
     /// Set no_new_privs for the payload
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub no_new_privileges: Option<bool>,
-    /// Same as --private-users=pick --private-users-ownership=auto
-    #[arg(short = 'U', conflicts_with_all = ["private_users", "private_users_ownership"])]
+    /// Same as --private-users=pick --private-users-ownership=auto (either option, given too,
+    /// wins)
+    #[arg(short = 'U')]
     pub u: bool,
     /// User namespace: no, yes (base from the root directory's owner), pick (a free 64K
     /// range), identity, or BASE[:COUNT]

@@ -144,20 +144,14 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         syscall_filter.add(f)?;
     }
     let network = network_options(&a)?;
-    let (private_users, private_users_ownership) = if a.u {
-        (PrivateUsers::Pick, Some(Ownership::Auto))
-    } else {
-        (
-            a.private_users
-                .as_deref()
-                .map(PrivateUsers::parse)
-                .transpose()?
-                .unwrap_or_default(),
-            a.private_users_ownership
-                .as_deref()
-                .map(Ownership::parse)
-                .transpose()?,
-        )
+    let private_users = match a.private_users.as_deref() {
+        Some(p) => PrivateUsers::parse(p)?,
+        None if a.u => PrivateUsers::Pick,
+        None => PrivateUsers::No,
+    };
+    let private_users_ownership = match a.private_users_ownership.as_deref() {
+        Some(o) => Some(Ownership::parse(o)?),
+        None => a.u.then_some(Ownership::Auto),
     };
     let mut cfg = Config {
         root,
