@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wharf_tests::machine::{run_deb, sh_deb, sh_in, status_field, store, wait_for_file, Running};
+use wharf_tests::machine::{
+    run_deb, run_in, sh_deb, sh_in, status_field, store, store_named, wait_for_file, Running,
+};
 use wharf_tests::{debian, fails, ok, wharf};
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -38,9 +40,11 @@ fn assert_picked(base: u64) {
 
 #[test]
 fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
-    let s = store();
-    let out = sh_deb(
+    // Its own machine name: a concurrent test's -U machine never holds this name's first range.
+    let s = store_named("upick");
+    let out = sh_in(
         &s,
+        "upick",
         &["-U"],
         "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; \
          echo x > /root/made-by-root; stat -c %u:%g /root/made-by-root /etc/passwd",
@@ -52,12 +56,12 @@ fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
     assert_eq!(map_line(lines[1]), (0, base, 65536), "gid_map = uid_map");
     assert_eq!(&lines[2..], ["0", "0", "0:0", "0:0"], "{out}");
     // Idmapped root: the image is untouched, and root's new file is UID 0 on the host's disk.
-    let image = s.root.join("deb");
+    let image = s.root.join("upick");
     let made = fs::metadata(image.join("root/made-by-root")).unwrap();
     assert_eq!((made.uid(), made.gid()), (0, 0));
     assert_eq!(fs::metadata(&image).unwrap().uid(), 0, "image not chowned");
     // The lock of the range is released when wharf ends: the next start gets the same one.
-    let again = sh_deb(&s, &["-U"], "cat /proc/self/uid_map");
+    let again = sh_in(&s, "upick", &["-U"], "cat /proc/self/uid_map");
     assert_eq!(
         map_line(&again).1,
         base,
@@ -65,15 +69,17 @@ fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
     );
 
     // identity and a fixed BASE:COUNT.
-    let id = sh_deb(
+    let id = sh_in(
         &s,
+        "upick",
         &["--private-users=identity"],
         "cat /proc/self/uid_map; id -u",
     );
     assert_eq!(map_line(&id), (0, 0, 65536));
     assert!(id.ends_with("\n0\n"), "{id}");
-    let fixed = sh_deb(
+    let fixed = sh_in(
         &s,
+        "upick",
         &[
             "--private-users=3145728:65536",
             "--private-users-ownership=map",
@@ -85,13 +91,18 @@ fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
 
     // PrivateUsers= in a settings file: privileged, so only from a trusted one.
     fs::write(
-        s.root.join("deb.nspawn"),
+        s.root.join("upick.nspawn"),
         "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=map\n",
     )
     .unwrap();
-    let trusted = sh_deb(&s, &["--settings=trusted"], "cat /proc/self/uid_map");
+    let trusted = sh_in(
+        &s,
+        "upick",
+        &["--settings=trusted"],
+        "cat /proc/self/uid_map",
+    );
     assert_picked(map_line(&trusted).1);
-    let r = run_deb(&s, &["cat", "/proc/self/uid_map"]);
+    let r = run_in(&s, "upick", &["cat", "/proc/self/uid_map"]);
     assert_eq!(
         map_line(&r.stdout),
         (0, 0, 4294967295),
@@ -99,18 +110,19 @@ fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
     );
     assert!(r.stderr.contains("PrivateUsers"), "{}", r.stderr);
     // The command line wins over a trusted file.
-    let cli = sh_deb(
+    let cli = sh_in(
         &s,
+        "upick",
         &["--settings=trusted", "--private-users=no"],
         "cat /proc/self/uid_map",
     );
     assert_eq!(map_line(&cli), (0, 0, 4294967295));
-    fs::remove_file(s.root.join("deb.nspawn")).unwrap();
+    fs::remove_file(s.root.join("upick.nspawn")).unwrap();
 
     // Bad values: one line each.
     fails(
         &s.root,
-        &["run", "-M", "deb", "--private-users=bogus", "true"],
+        &["run", "-M", "upick", "--private-users=bogus", "true"],
         "--private-users",
     );
     fails(
@@ -118,7 +130,7 @@ fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
         &[
             "run",
             "-M",
-            "deb",
+            "upick",
             "--private-users=pick",
             "--private-users-ownership=foreign",
             "true",
@@ -127,7 +139,7 @@ fn pick_maps_root_and_idmapped_files_stay_owned_by_0() {
     );
     fails(
         &s.root,
-        &["run", "-M", "deb", "-U", "--volatile=overlay", "true"],
+        &["run", "-M", "upick", "-U", "--volatile=overlay", "true"],
         "user namespace",
     );
 }
@@ -406,6 +418,22 @@ fn shell_and_status_of_a_userns_machine() {
         "{}",
         text.stdout
     );
+    // copy-to writes as the machine's root (UID 0 inside and, through the idmapped root, on
+    // disk); copy-from reads.
+    let src = s.scratch.join("to-machine");
+    fs::write(&src, "payload\n").unwrap();
+    let r = cmd(&["copy-to", "deb", src.to_str().unwrap(), "/root/copied"]);
+    assert!(r.ok, "{r:?}");
+    let r = cmd(&["shell", "deb", "stat", "-c", "%u:%g", "/root/copied"]);
+    assert_eq!(r.stdout, "0:0\n", "{r:?}");
+    assert_eq!(
+        fs::metadata(s.root.join("deb/root/copied")).unwrap().uid(),
+        0
+    );
+    let back = s.scratch.join("from-machine");
+    let r = cmd(&["copy-from", "deb", "/root/copied", back.to_str().unwrap()]);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(fs::read_to_string(&back).unwrap(), "payload\n");
     let r = cmd(&["poweroff", "deb"]);
     assert!(r.ok, "{r:?}");
 }
