@@ -416,6 +416,20 @@ mod tests {
     }
 
     #[test]
+    fn trees_from_the_message() {
+        let fd = || OwnedFd::from(fs::File::open("/dev/null").unwrap());
+        let tag = crate::child::MSG_USERNS;
+        let t = Trees::from_message(&[tag, 1], vec![fd(), fd()]).unwrap();
+        assert!(t.root.is_some());
+        assert_eq!(t.binds.len(), 1);
+        let t = Trees::from_message(&[tag, 0], vec![fd()]).unwrap();
+        assert!(t.root.is_none());
+        assert_eq!(t.binds.len(), 1);
+        assert!(Trees::from_message(&[tag], vec![]).is_none());
+        assert!(Trees::from_message(&[b'G', 0], vec![]).is_none());
+    }
+
+    #[test]
     fn parse_ownership() {
         assert_eq!(Ownership::parse("off").unwrap(), Ownership::Off);
         assert_eq!(Ownership::parse("chown").unwrap(), Ownership::Chown);
