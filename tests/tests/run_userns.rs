@@ -437,3 +437,22 @@ fn shell_and_status_of_a_userns_machine() {
     let r = cmd(&["poweroff", "deb"]);
     assert!(r.ok, "{r:?}");
 }
+
+#[test]
+fn ephemeral_overlay_gets_idmapped_lower_layers() {
+    let s = store();
+    // -x on a directory image is an overlay (the test store is not btrfs); overlayfs refuses
+    // idmapping, so its lower layer is the idmapped one: the image shows as root's inside,
+    // nothing is chowned or copied up, and the image is left as it was.
+    let out = sh_deb(
+        &s,
+        &["-U", "-x"],
+        "stat -c %u:%g /etc/passwd /usr/bin/passwd; touch /root/eph; stat -c %u /root/eph; \
+         findmnt -n -o FSTYPE /",
+    );
+    assert_eq!(out, "0:0\n0:0\n0\noverlay\n");
+    let image = s.root.join("deb");
+    assert!(!image.join("root/eph").exists());
+    assert_eq!(fs::metadata(&image).unwrap().uid(), 0);
+    assert_eq!(fs::metadata(image.join("etc/passwd")).unwrap().uid(), 0);
+}

@@ -388,17 +388,33 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
 /// `cancel` is the caller's SIGINT/SIGTERM flag (checked before each start). Must be called
 /// while the process has a single thread (every start clones).
 pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
-    // Raw images, --ephemeral, --volatile: mounted/snapshotted once, torn down on return.
-    let stage = root::Stage::new(cfg)?;
-    let cfg = &stage.cfg;
-    let mut prep = prepare(cfg)?;
-    prep.root = stage.plan.clone();
     // The UID range, claimed (a picked one locked) for the whole run.
     let root_owner = std::fs::metadata(&cfg.root)
         .with_context(|| format!("stat {}", cfg.root.display()))?
         .uid();
     let claim = userns::claim(cfg.private_users, &cfg.machine, root_owner)?;
     let range = claim.as_ref().map(|c| c.range);
+    let mut ownership =
+        userns::Ownership::effective(cfg.private_users_ownership, cfg.private_users);
+    // -x: overlays get idmapped lower layers (made with a namespace of the same maps).
+    let idmap_ns = match range {
+        Some(r)
+            if cfg.ephemeral
+                && matches!(ownership, userns::Ownership::Map | userns::Ownership::Auto) =>
+        {
+            Some(userns::namespace_with(r).context("make a user namespace for the overlay")?)
+        }
+        _ => None,
+    };
+    // Raw images, --ephemeral, --volatile: mounted/snapshotted once, torn down on return.
+    let stage = root::Stage::new(cfg, idmap_ns.as_ref())?;
+    drop(idmap_ns);
+    if stage.premapped {
+        ownership = userns::Ownership::Off;
+    }
+    let cfg = &stage.cfg;
+    let mut prep = prepare(cfg)?;
+    prep.root = stage.plan.clone();
     let layout = cgroup::Layout::detect()?;
     // Named (and locked) once per run; a restart gets a fresh cgroup of the same name.
     let mut cg = cgroup::MachineCgroup::create(
@@ -423,7 +439,14 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
             cg.recreate()
                 .context("reset the machine's cgroup for the restart")?;
         }
-        let ended = start_once(cfg, &prep, range, &mut cg, &sigs, &mut host)?;
+        let ended = start_once(
+            cfg,
+            &prep,
+            range.map(|r| (r, ownership)),
+            &mut cg,
+            &sigs,
+            &mut host,
+        )?;
         if let Some(sig) = ended.interrupted {
             return Ok(128 + sig);
         }
@@ -445,7 +468,7 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
 fn start_once(
     cfg: &Config,
     prep: &Prepared,
-    range: Option<userns::Range>,
+    range: Option<(userns::Range, userns::Ownership)>,
     cg: &mut cgroup::MachineCgroup,
     sigs: &supervise::Signals,
     host: &mut supervise::HostNotify,
@@ -464,7 +487,7 @@ fn start_once(
         net: cfg.network.new_netns(),
         user: range.is_some(),
     };
-    if let Some(r) = range {
+    if let Some((r, _)) = range {
         // Delegated to the range's root, so that an init system inside manages its subtree.
         cg.delegate(r.base)?;
     }
@@ -485,9 +508,7 @@ fn start_once(
         Forked::Parent(pid) => pid,
     };
     drop(chan_child);
-    if let Some(r) = range {
-        let ownership =
-            userns::Ownership::effective(cfg.private_users_ownership, cfg.private_users);
+    if let Some((r, ownership)) = range {
         let prepared = userns::prepare_child(
             &cfg.root,
             &cfg.binds,

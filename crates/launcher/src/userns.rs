@@ -366,6 +366,36 @@ impl Trees {
     }
 }
 
+/// A user namespace with `range`'s maps, held only by the returned descriptor (for idmapped
+/// mounts made before the machine exists): a short-lived child is cloned into it, mapped,
+/// and killed once its namespace is open.
+pub(crate) fn namespace_with(range: Range) -> Result<OwnedFd> {
+    use wharf_sys::ns::{clone_into_namespaces, Forked, Namespaces};
+    let ns = Namespaces {
+        user: true,
+        ..Namespaces::default()
+    };
+    match clone_into_namespaces(ns).context("clone into a new user namespace")? {
+        Forked::Child => {
+            let _ = wharf_sys::ns::kill_with_parent();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        Forked::Parent(pid) => {
+            let raw = pid.as_raw_nonzero().get();
+            let opened = write_maps(raw, range).and_then(|()| {
+                fs::File::open(format!("/proc/{raw}/ns/user"))
+                    .map(OwnedFd::from)
+                    .context("open the user namespace")
+            });
+            let _ = wharf_sys::process::kill(pid, libc::SIGKILL);
+            let _ = wharf_sys::process::wait_pid(pid);
+            opened
+        }
+    }
+}
+
 /// Whether an idmapping error means "this filesystem (or kernel) cannot", not a failure.
 fn refused(e: &io::Error) -> bool {
     matches!(
