@@ -455,4 +455,17 @@ fn ephemeral_overlay_gets_idmapped_lower_layers() {
     assert!(!image.join("root/eph").exists());
     assert_eq!(fs::metadata(&image).unwrap().uid(), 0);
     assert_eq!(fs::metadata(image.join("etc/passwd")).unwrap().uid(), 0);
+    // --volatile=state: the /var tmpfs belongs to the machine's root.
+    let var = sh_deb(
+        &s,
+        &["-U", "--volatile=state"],
+        "stat -c %u /var; touch /var/x && echo written",
+    );
+    assert_eq!(var, "0\nwritten\n");
+    // A temporary overlay upper cannot be made inside the namespace: one clear line.
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "-U", "--overlay=/usr::/mnt/o", "true"],
+        "temporary upper layer",
+    );
 }

@@ -314,6 +314,9 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
         if matches!(cfg.volatile, Volatile::Yes | Volatile::Overlay) {
             bail!("--volatile=yes and --volatile=overlay do not work with a user namespace yet (-U, --private-users=)");
         }
+        if cfg.overlays.iter().any(|o| o.upper == Some(None)) {
+            bail!("--overlay= with a temporary upper layer does not work with a user namespace yet (-U, --private-users=): give an upper directory");
+        }
         if cfg.network.namespace_path.is_some() {
             bail!("--network-namespace-path= does not work with a user namespace (-U, --private-users=): the namespace belongs to the host's");
         }

@@ -47,7 +47,13 @@ pub(crate) fn enter(
                 if !var.is_dir() {
                     bail!("--volatile=state needs a /var directory in the image");
                 }
-                m::mount_fs("tmpfs", &var, TMPFS, "mode=0755").context("mount a tmpfs on /var")?;
+                // In a user namespace: owned by its root (the options count in its IDs).
+                let opts = if cfg.private_users.enabled() {
+                    "mode=0755,uid=0,gid=0"
+                } else {
+                    "mode=0755"
+                };
+                m::mount_fs("tmpfs", &var, TMPFS, opts).context("mount a tmpfs on /var")?;
             }
             Ok(root.clone())
         }
