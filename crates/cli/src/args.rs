@@ -536,10 +536,10 @@ pub struct RunArgs {
     /// Mount the root read-only
     #[arg(long)]
     pub read_only: bool,
-    /// Bind-mount a host path: SRC[:DST[:rbind|norbind]]
+    /// Bind-mount a host path: SRC[:DST[:rbind|norbind|idmap]] (idmap: with -U)
     #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind: Vec<String>,
-    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind]]
+    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind|idmap]]
     #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind_ro: Vec<String>,
     /// Mount a tmpfs on PATH (OPTIONS default: mode=0755)
@@ -636,6 +636,18 @@ pub struct RunArgs {
     /// Set no_new_privs for the payload
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub no_new_privileges: Option<bool>,
+    /// Same as --private-users=pick --private-users-ownership=auto (either option, given too,
+    /// wins)
+    #[arg(short = 'U')]
+    pub u: bool,
+    /// User namespace: no, yes (base from the root directory's owner), pick (a free 64K
+    /// range), identity, or BASE[:COUNT]
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "yes")]
+    pub private_users: Option<String>,
+    /// How the image's files get the range's owners: off, chown (shift once), map (idmapped
+    /// mount), auto (map, else chown)
+    #[arg(long, value_name = "MODE")]
+    pub private_users_ownership: Option<String>,
 
     /// Settings file NAME.nspawn (/etc/systemd/nspawn, /run/systemd/nspawn, then next to the
     /// image): yes (command line wins), no, trusted (honour privileged keys next to the image

@@ -158,6 +158,20 @@ pub fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
     Ok(())
 }
 
+/// Set the calling thread's filesystem UID and GID (`setfsgid`, `setfsuid`) and return the
+/// previous ones: files it creates get these owners, and permission checks use them. Leaving
+/// UID 0 drops the filesystem capabilities from the effective set; returning to 0 brings them
+/// back (capabilities(7)).
+pub fn set_fs_ids(uid: u32, gid: u32) -> (u32, u32) {
+    // SAFETY: setfsgid(2)/setfsuid(2) take an integer and change only the calling thread's
+    // credentials; no memory of ours is read or written. They cannot fail in a way that needs
+    // errno: they return the previous value either way.
+    let g = unsafe { libc::setfsgid(gid) } as u32;
+    // SAFETY: as above.
+    let u = unsafe { libc::setfsuid(uid) } as u32;
+    (u, g)
+}
+
 /// `reboot(RB_POWER_OFF)` (or `RB_AUTOBOOT` with `restart`). Inside a PID namespace this ends
 /// the namespace: its init is reported as killed by SIGINT (power off) or SIGHUP (restart).
 pub fn reboot(restart: bool) -> io::Error {

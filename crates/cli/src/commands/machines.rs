@@ -286,6 +286,7 @@ pub fn status(ctx: &Ctx, name: &str) -> Result<()> {
             "processes": procs.iter().map(|p| json!({"pid": p, "command": comm(*p)})).collect::<Vec<_>>(),
             "console": console,
             "console_log": s.console_log,
+            "uid_range": machine::uid_range(lead).map(|(base, count)| json!({"base": base, "count": count})),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -309,6 +310,12 @@ pub fn status(ctx: &Ctx, name: &str) -> Result<()> {
             }
         }
         _ => println!("     Address: -"),
+    }
+    if let Some((base, count)) = machine::uid_range(lead) {
+        println!(
+            "   UID range: {base}…{} (user namespace, {count} IDs)",
+            u64::from(base) + u64::from(count) - 1
+        );
     }
     println!("      CGroup: {}", s.cgroup.display());
     for p in &procs {

@@ -10,6 +10,7 @@ use wharf_launcher::limits::{self, ProcessLimits};
 use wharf_launcher::network::{AddressMode, Network, NetworkSpec, PortForward};
 use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::settings::{self, Given, SettingsMode};
+use wharf_launcher::userns::{Ownership, PrivateUsers};
 use wharf_launcher::{
     parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot, Overlay,
     ResolvConf, StartMode, Timezone, Tmpfs, Volatile,
@@ -143,6 +144,15 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         syscall_filter.add(f)?;
     }
     let network = network_options(&a)?;
+    let private_users = match a.private_users.as_deref() {
+        Some(p) => PrivateUsers::parse(p)?,
+        None if a.u => PrivateUsers::Pick,
+        None => PrivateUsers::No,
+    };
+    let private_users_ownership = match a.private_users_ownership.as_deref() {
+        Some(o) => Some(Ownership::parse(o)?),
+        None => a.u.then_some(Ownership::Auto),
+    };
     let mut cfg = Config {
         root,
         machine,
@@ -171,6 +181,8 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         inaccessible,
         caps,
         network,
+        private_users,
+        private_users_ownership,
         syscall_filter,
         no_new_privileges: a.no_new_privileges.unwrap_or(false),
         properties: a
@@ -246,6 +258,8 @@ fn given(a: &RunArgs) -> Given {
         link_journal: a.link_journal.is_some() || a.j,
         read_only: a.read_only,
         volatile: a.volatile.is_some(),
+        private_users: a.u || a.private_users.is_some(),
+        private_users_ownership: a.u || a.private_users_ownership.is_some(),
         custom_mounts: !a.bind.is_empty()
             || !a.bind_ro.is_empty()
             || !a.tmpfs.is_empty()

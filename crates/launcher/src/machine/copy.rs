@@ -57,10 +57,13 @@ fn target(dst: &Path, src: &Path, is_dir: impl Fn(&Path) -> bool) -> Result<Path
     }
 }
 
-/// Copy host file `src` to `dst` in the machine (default: the same path); bytes copied.
+/// Copy host file `src` to `dst` in the machine (default: the same path); bytes copied. In a
+/// machine with a user namespace the file is written as the machine's root (the range's base
+/// as filesystem UID/GID), so that its idmapped root can store it (as UID 0).
 pub fn copy_to(leader: u32, src: &Path, dst: Option<&Path>) -> Result<u64> {
     let root = machine_root(leader)?;
     let mut from = File::open(src).with_context(|| format!("open {}", src.display()))?;
+    let _as_root = super::proc::uid_range(leader).map(|(base, _)| FsIds::set(base));
     let md = from
         .metadata()
         .with_context(|| format!("stat {}", src.display()))?;
@@ -103,6 +106,22 @@ pub fn copy_to(leader: u32, src: &Path, dst: Option<&Path>) -> Result<u64> {
         md.permissions().mode() & 0o7777,
     ));
     Ok(n)
+}
+
+/// The thread's filesystem IDs switched until drop.
+struct FsIds(u32, u32);
+
+impl FsIds {
+    fn set(id: u32) -> FsIds {
+        let (u, g) = wharf_sys::process::set_fs_ids(id, id);
+        FsIds(u, g)
+    }
+}
+
+impl Drop for FsIds {
+    fn drop(&mut self) {
+        wharf_sys::process::set_fs_ids(self.0, self.1);
+    }
 }
 
 /// Copy file `src` of the machine to `dst` on the host (default: the same path); bytes copied.

@@ -31,7 +31,7 @@ use wharf_sys::lock::{try_lock, LockKind};
 
 pub use proc::{
     cgroup_procs, console_tail, kill_cgroup, leader_of, machine_cgroup, os_name, remove_cgroup,
-    start_time,
+    start_time, uid_range,
 };
 
 /// Where state lives unless `--state-dir`/`$WHARF_STATE_DIR` says otherwise.

@@ -38,6 +38,16 @@ const NAMESPACES: [(&str, libc::c_int); 5] = [
     ("mnt", libc::CLONE_NEWNS),
 ];
 
+/// Whether `ns` (an open /proc/PID/ns/NAME) is our own namespace of that kind.
+fn same_namespace(ns: &File, name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
+    match (ns.metadata(), ours) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// A field of /proc/PID/status (`CapBnd:`, `NoNewPrivs:`).
 fn status_field(status: &str, key: &str) -> Option<String> {
     status
@@ -68,10 +78,17 @@ pub fn run(leader: u32, req: &ShellRequest) -> Result<i32> {
     let cg_procs = unified
         .join(cg_rel.trim_start_matches('/'))
         .join("cgroup.procs");
+    // A machine with a user namespace: that one first (it owns the others, and joining it gives
+    // the shell the machine root's capabilities there, never the host's). Namespaces the
+    // machine shares with us (the host network) are not joined: a process of the machine's
+    // user namespace could not join them.
     let mut fds = Vec::new();
-    for (name, flag) in NAMESPACES {
+    for (name, flag) in std::iter::once(("user", libc::CLONE_NEWUSER)).chain(NAMESPACES) {
         let p = proc_dir.join("ns").join(name);
         let f = File::open(&p).with_context(|| format!("open {}", p.display()))?;
+        if same_namespace(&f, name) {
+            continue;
+        }
         fds.push((f, flag, name));
     }
     let pid_ns = File::open(proc_dir.join("ns/pid")).context("open the PID namespace")?;
