@@ -152,7 +152,9 @@ pub fn supervise(ctx: &Ctx, name: &str, args: Vec<OsString>) -> Result<()> {
     let _ = rustix::process::setsid();
     let a = run_args(name, args)?;
     let cfg = super::run::config(ctx, a)?;
+    let lock = super::run::lock_image(ctx, Some(name), &cfg)?;
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone());
+    drop(lock);
     ctx.machines.remove_state(name);
     match status {
         Ok(s) => {

@@ -4,6 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{bail, Context, Result};
+use wharf_core::store::{ImageLock, LockMode};
 use wharf_core::ImageType;
 use wharf_launcher::caps::{parse_list, CapOptions};
 use wharf_launcher::limits::{self, ProcessLimits};
@@ -20,12 +21,39 @@ use super::Ctx;
 use crate::args::RunArgs;
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
+    let name = a.machine.clone();
     let cfg = config(ctx, a)?;
     for w in wharf_launcher::warnings(&cfg) {
         eprintln!("wharf: warning: {w}");
     }
+    let lock = lock_image(ctx, name.as_deref(), &cfg)?;
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
+    drop(lock);
     std::process::exit(status);
+}
+
+/// While a machine runs from store image `name` (`-M`), hold the image's lock as nspawn does:
+/// exclusive when the machine can write to it, shared when it cannot (read-only, `-x`,
+/// `--volatile=`). So `remove`, `rename`, `import … --force` and a second writable run of the
+/// same image fail as busy instead of pulling the tree from under a running machine.
+pub fn lock_image(ctx: &Ctx, name: Option<&str>, cfg: &Config) -> Result<Option<ImageLock>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let img = ctx.store.find(name)?;
+    let writes = !cfg.read_only && !cfg.ephemeral && cfg.volatile == Volatile::No;
+    let mode = if writes {
+        LockMode::Exclusive
+    } else {
+        LockMode::Shared
+    };
+    match ctx.store.lock_name(&img.name, Some(&img), mode) {
+        Ok(l) => Ok(Some(l)),
+        Err(wharf_core::Error::Busy(_)) => bail!(
+            "image {name} is in use (a machine runs from it, or another operation holds it); use -x or --read-only to run a second copy"
+        ),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The launcher configuration for `a`.
