@@ -236,24 +236,27 @@ fn boot_with_userns_reaches_multi_user_without_failed_units() {
 #[test]
 fn concurrent_machines_get_distinct_ranges() {
     let s = store();
-    let image = s.root.join("deb");
-    let go = image.join("var/tmp/go");
+    // Both machines run from one image at once, so read-only (a writable run locks the image
+    // exclusively, as nspawn's); they report through an idmapped bind of a host directory.
+    let marks = s.scratch.join("marks");
+    fs::create_dir_all(&marks).unwrap();
+    let bind = format!("--bind={}:/mnt:idmap", marks.display());
+    let go = marks.join("go");
     let mut runs = Vec::new();
     for n in 0..2 {
         let mut cmd = wharf(&s.root);
-        cmd.args(["run", "-M", "deb", "-U", "sh", "-c"])
+        cmd.args(["run", "-M", "deb", "-U", "--read-only", &bind, "sh", "-c"])
             .arg(format!(
-                "cat /proc/self/uid_map > /var/tmp/map{n}.tmp; mv /var/tmp/map{n}.tmp /var/tmp/map{n}; \
-                 while [ ! -e /var/tmp/go ]; do sleep 0.1; done"
+                "cat /proc/self/uid_map > /mnt/map{n}.tmp; mv /mnt/map{n}.tmp /mnt/map{n}; \
+                 while [ ! -e /mnt/go ]; do sleep 0.1; done"
             ))
             .stdout(Stdio::null());
         let mut r = Running::spawn(cmd);
-        wait_for_file(&image.join(format!("var/tmp/map{n}")), LIMIT, &mut r);
+        wait_for_file(&marks.join(format!("map{n}")), LIMIT, &mut r);
         runs.push(r);
     }
     // Both are running now (each waits for `go`).
-    let read =
-        |n: u32| map_line(&fs::read_to_string(image.join(format!("var/tmp/map{n}"))).unwrap());
+    let read = |n: u32| map_line(&fs::read_to_string(marks.join(format!("map{n}"))).unwrap());
     let (a, b) = (read(0).1, read(1).1);
     assert_picked(a);
     assert_picked(b);
