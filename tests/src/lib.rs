@@ -13,6 +13,7 @@ pub mod machine;
 pub mod oci;
 pub mod oci_layout;
 pub mod registry;
+pub mod reliability;
 pub mod tree;
 
 use std::path::{Path, PathBuf};
