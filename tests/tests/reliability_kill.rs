@@ -23,13 +23,11 @@ use wharf_tests::http_server::Server;
 use wharf_tests::oci_layout::{push_layout, umoci_image};
 use wharf_tests::registry::Registry;
 use wharf_tests::reliability::{
-    assert_same_store, check_and_clean, fingerprint, report, rounds, small_image,
-    store_fingerprint, Rng,
+    assert_same_store, check_and_clean, comparable, fingerprint, report, rounds, small_image,
+    strip_mtime, Rng, StorePrint,
 };
 use wharf_tests::tree::build_bulk_tree;
 use wharf_tests::{ok, sh, wharf};
-
-type StorePrint = BTreeMap<String, BTreeMap<PathBuf, String>>;
 
 /// What an operation produces.
 enum Target {
@@ -88,25 +86,6 @@ impl Op {
             Target::File(_) => None,
         }
     }
-}
-
-/// Fingerprints compared across runs: the top entry of each image (and sidecar files) is
-/// created anew by every run, so its own mtime is not part of the comparison.
-fn comparable(root: &Path) -> StorePrint {
-    let mut fp = store_fingerprint(root);
-    for entries in fp.values_mut() {
-        if let Some(top) = entries.get_mut(Path::new("")) {
-            *top = strip_mtime(top);
-        }
-    }
-    fp
-}
-
-fn strip_mtime(line: &str) -> String {
-    line.split(' ')
-        .filter(|w| !w.starts_with("mtime="))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn file_print(p: &Path) -> Option<String> {

@@ -37,7 +37,7 @@ pub fn convert(
             .create_new(true)
             .mode(0o644)
             .open(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
+            .map_err(|e| Error::io("create", output, e))?;
         let mut report = |b: u64| progress.advance(b);
         match (in_qcow2, format) {
             (true, Format::Raw) => {

@@ -41,8 +41,8 @@ pub fn with_output<T>(
             Ok(t)
         }
         Some(path) => with_file(Path::new(path), |tmp| {
-            let f =
-                File::create(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            // Named for the user's path: the temporary beside it is an implementation detail.
+            let f = File::create(tmp).with_context(|| format!("cannot create {path}"))?;
             write(Box::new(io::BufWriter::with_capacity(1 << 20, f)))
         }),
     }
@@ -53,7 +53,7 @@ pub fn with_file<T>(path: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Resul
     let tmp = temp_beside(path);
     let result = fill(&tmp).and_then(|t| {
         File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, path)?;
+        fs::rename(&tmp, path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(t)
     });
     if result.is_err() {
