@@ -8,6 +8,7 @@
 pub mod debian;
 pub mod fixtures;
 pub mod gpg;
+pub mod hostile;
 pub mod http_server;
 pub mod machine;
 pub mod oci;
