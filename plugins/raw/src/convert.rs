@@ -29,6 +29,8 @@ pub fn convert(
         .read_at(&mut head, 0)
         .map_err(|e| Error::io("read", input, e))?;
     let in_qcow2 = wharf_qcow2::is_qcow2(&head[..n]);
+    // A temporary of an earlier, killed convert to the same output goes first.
+    wharf_core::util::remove_stale_temps(output);
     let tmp = wharf_core::util::temp_beside(output);
     let result = (|| {
         let out = OpenOptions::new()

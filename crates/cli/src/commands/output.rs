@@ -49,7 +49,9 @@ pub fn with_output<T>(
 }
 
 /// Run `fill` on a temporary path beside `path`, then move it into place (or remove it).
+/// Temporaries left beside `path` by killed earlier runs are removed first.
 pub fn with_file<T>(path: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    wharf_core::util::remove_stale_temps(path);
     let tmp = temp_beside(path);
     let result = fill(&tmp).and_then(|t| {
         File::open(&tmp)?.sync_all()?;
