@@ -187,6 +187,12 @@ fn bad_invocations_fail_with_one_line_and_change_nothing() {
         // A message never quotes the input's contents or names wharf's own temporaries.
         assert!(!r.stderr.contains("root:x:0"), "{ctx}: {r:?}");
         assert!(!r.stderr.contains("/.#"), "{ctx}: {r:?}");
+        // Nothing is said twice ("invalid image reference X: invalid image reference X: …").
+        let first = lines[0].split(": ").nth(1).unwrap_or("");
+        assert!(
+            first.len() < 12 || lines[0].matches(first).count() == 1,
+            "{ctx}: repeated {first:?}: {r:?}"
+        );
         assert!(
             temporaries(root).is_empty(),
             "{ctx}: {:?}",
