@@ -285,8 +285,8 @@ complete -c wharf -n "__fish_wharf_using_subcommand run" -s M -l machine -d 'Ima
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l hostname -d 'Hostname inside the machine (default: the machine name)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s E -l setenv -d 'Set an environment variable for the command' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l chdir -d 'Working directory inside the machine' -r -F
-complete -c wharf -n "__fish_wharf_using_subcommand run" -l bind -d 'Bind-mount a host path: SRC[:DST[:rbind|norbind]]' -r
-complete -c wharf -n "__fish_wharf_using_subcommand run" -l bind-ro -d 'Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind]]' -r
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l bind -d 'Bind-mount a host path: SRC[:DST[:rbind|norbind|idmap]] (idmap: with -U)' -r
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l bind-ro -d 'Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind|idmap]]' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l tmpfs -d 'Mount a tmpfs on PATH (OPTIONS default: mode=0755)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l volatile -d 'yes: tmpfs root with the image\'s /usr; state: tmpfs /var; overlay: overlayfs root with changes on a tmpfs; no (default)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l overlay -d 'Overlay mount: LOWER1[:LOWER2…]:UPPER:DEST (+PATH = inside the machine; empty UPPER = a temporary directory)' -r
@@ -310,6 +310,8 @@ complete -c wharf -n "__fish_wharf_using_subcommand run" -l oom-score-adjust -d 
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l cpu-affinity -d 'CPUs the payload may run on, e.g. 0,2-3' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l personality -d 'Execution domain: x86 or x86-64 (arm or arm64 on aarch64)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l no-new-privileges -d 'Set no_new_privs for the payload' -r
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l private-users -d 'User namespace: no, yes (base from the root directory\'s owner), pick (a free 64K range), identity, or BASE[:COUNT]' -r
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l private-users-ownership -d 'How the image\'s files get the range\'s owners: off, chown (shift once), map (idmapped mount), auto (map, else chown)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l settings -d 'Settings file NAME.nspawn (/etc/systemd/nspawn, /run/systemd/nspawn, then next to the image): yes (command line wins), no, trusted (honour privileged keys next to the image too), override (the file wins)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-bridge -d 'Attach the machine\'s veth (host side vb-NAME) to this existing bridge' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-zone -d 'Attach the machine\'s veth to the bridge vz-ZONE, made on demand' -r
@@ -327,6 +329,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand run" -s b -l boot -d 'Boot t
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s a -l as-pid2 -d 'Run a stub init as PID 1 and the command as PID 2'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s P -l pipe -d 'Same as --console=pipe'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s j -d 'Same as --link-journal=try-guest'
+complete -c wharf -n "__fish_wharf_using_subcommand run" -s U -d 'Same as --private-users=pick --private-users-ownership=auto (either option, given too, wins)'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l private-network -d 'Give the machine its own network namespace (only `lo` unless links are asked for)'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s n -l network-veth -d 'A veth pair: ve-NAME on the host, host0 in the machine (implies --private-network)'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-masquerade -d 'Masquerade the machine\'s outbound IPv4 traffic behind the host\'s address'
