@@ -126,9 +126,17 @@ pub(crate) fn watch(mut w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> 
     let mut kept: Vec<OwnedFd> = Vec::new();
     let mut master = None;
     let mut buf = vec![0u8; 4096];
+    let mut reset = None;
     loop {
         let (n, mut fds) = match socket::recv(&w.chan, &mut buf) {
             Ok(r) => r,
+            // The child closed its end with something of ours unread (it failed before reading
+            // it): the kernel reports that once, ahead of the messages still queued for us —
+            // among them the child's own error, which is the one worth showing.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) && reset.is_none() => {
+                reset = Some(e);
+                continue;
+            }
             Err(e) => {
                 let _ = process::kill(w.pid, libc::SIGKILL);
                 let _ = process::wait_pid(w.pid);
@@ -136,6 +144,12 @@ pub(crate) fn watch(mut w: Watch<'_>, sigs: &Signals, host: &mut HostNotify) -> 
             }
         };
         if n == 0 && fds.is_empty() {
+            if let Some(e) = reset {
+                // Reset, and no error message followed: the setup failed without saying why.
+                let _ = process::kill(w.pid, libc::SIGKILL);
+                let _ = process::wait_pid(w.pid);
+                return Err(e).context("container setup channel");
+            }
             break; // Every copy closed: the payload was executed.
         }
         match buf[0] {

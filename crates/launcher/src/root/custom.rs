@@ -186,12 +186,7 @@ pub(crate) fn mount_all(cfg: &Config, prep: &Prepared, captured: &Captured) -> R
 
 /// Cover `path` with the inaccessible node of its type (mode 000), read-only.
 fn inaccessible(path: &Path) -> Result<()> {
-    let md = fs::metadata(path).with_context(|| {
-        format!(
-            "--inaccessible={}: no such file or directory",
-            path.display()
-        )
-    })?;
+    let md = fs::metadata(path).with_context(|| format!("--inaccessible={}", path.display()))?;
     let ft = md.file_type();
     let node = if ft.is_dir() {
         "dir"
