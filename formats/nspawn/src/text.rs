@@ -12,7 +12,13 @@ struct Out {
 
 impl Out {
     fn line(&mut self, key: &str, value: &str) {
-        let _ = writeln!(self.section, "{key}={value}");
+        // A raw value ending in an odd number of backslashes was read from a line where
+        // whitespace followed them; written bare, that backslash would continue the line into
+        // the next one. A trailing space keeps it a plain backslash, as in the file it came
+        // from (the parser trims it again).
+        let trailing = value.len() - value.trim_end_matches('\\').len();
+        let pad = if trailing % 2 == 1 { " " } else { "" };
+        let _ = writeln!(self.section, "{key}={value}{pad}");
     }
     fn opt(&mut self, key: &str, value: &Option<String>) {
         if let Some(v) = value {

@@ -333,3 +333,29 @@ fn fuzz_seeds_parse_and_round_trip() {
         assert_eq!(reparse(&s), s);
     }
 }
+
+/// Found by the fuzzer (2026-11-29): a raw value whose last character is a backslash that was
+/// followed by whitespace in the file. `to_text` wrote it at the end of a line, where it
+/// continued into the next line, so the settings changed on the round trip.
+#[test]
+fn raw_value_ending_in_a_backslash_round_trips() {
+    let input = "[Files]\nTemporaryFileSystem=/var/tmp:size=1M,x\\   \nBind=/a\n\
+                 Inaccessible=/b\\\\\\ \t\n";
+    let (s, _) = parse(input.as_bytes()).unwrap();
+    assert_eq!(
+        s.temporary_file_system,
+        vec![("/var/tmp".to_string(), Some("size=1M,x\\".to_string()))]
+    );
+    assert_eq!(s.inaccessible, vec!["/b\\\\\\".to_string()]);
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap();
+    assert_eq!(again, s, "{text}");
+    assert_eq!(again.to_text(), text);
+    // the fuzzer's input itself
+    let crash = "#[Execd=ab\n[Files]\nBind=/a\\:\\c:/b\\d\nVerts\n\
+                 TemporaryFileSystem=/var/tmp:size:  x -c \"echo \\      \nKi  \"x\\\"\" rnet=ye ";
+    let (s, _) = parse(crash.as_bytes()).unwrap();
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap();
+    assert_eq!(again, s, "{text}");
+}
