@@ -73,7 +73,17 @@ fn bind(b: &BindSpec) -> String {
         s.push(':');
         s.push_str(&b.options.join(","));
     }
+    keep_final_whitespace(&mut s);
     s
+}
+
+/// An escaped space or tab at the very end of a value would be trimmed off its line by the
+/// parser, leaving a dangling backslash: an empty field after it (`PATH\ :`, which the parser
+/// reads as absent) keeps it inside the value.
+fn keep_final_whitespace(v: &mut String) {
+    if v.ends_with([' ', '\t']) {
+        v.push(':');
+    }
 }
 
 /// A `~` applies to a whole line, so each run of deny entries and each run of allow entries
@@ -206,6 +216,8 @@ pub(crate) fn to_text(s: &Settings) -> String {
         if let Some(opts) = opts {
             v.push(':');
             v.push_str(opts);
+        } else {
+            keep_final_whitespace(&mut v);
         }
         o.line("TemporaryFileSystem", &v);
     }

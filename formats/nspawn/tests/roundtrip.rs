@@ -327,6 +327,8 @@ fn fuzz_seeds_parse_and_round_trip() {
     for seed in [
         &include_bytes!("../fuzz/seeds/debian")[..],
         &include_bytes!("../fuzz/seeds/quoting")[..],
+        &include_bytes!("../fuzz/seeds/regress-backslash-at-line-end")[..],
+        &include_bytes!("../fuzz/seeds/regress-space-at-path-end")[..],
     ] {
         let (s, _) = parse(seed).unwrap();
         assert_ne!(s, Settings::default());
@@ -358,4 +360,21 @@ fn raw_value_ending_in_a_backslash_round_trips() {
     let text = s.to_text();
     let (again, _) = parse(text.as_bytes()).unwrap();
     assert_eq!(again, s, "{text}");
+}
+
+/// Found by the fuzzer (2026-11-29): a path ending in whitespace (`Bind=/a :` has the source
+/// "/a ") was written as `Bind=/a\ `, whose escaped space the parser trimmed off the line,
+/// leaving a trailing backslash that it refused.
+#[test]
+fn path_ending_in_whitespace_round_trips() {
+    let input = "[Files]\nBind=/a :\nBindReadOnly=/b:/c\t:\nTemporaryFileSystem=/t\\  :\n\
+                 Bind=/a?n/sh -c \"V\\\";ab\" 'a :\n";
+    let (s, _) = parse(input.as_bytes()).unwrap();
+    assert_eq!(s.bind[0].source, "/a ");
+    assert_eq!(s.bind_read_only[0].dest, "/c\t");
+    assert_eq!(s.temporary_file_system[0].0, "/t  ");
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(again, s, "{text}");
+    assert_eq!(again.to_text(), text);
 }
