@@ -77,11 +77,12 @@ fn bind(b: &BindSpec) -> String {
     s
 }
 
-/// An escaped space or tab at the very end of a value would be trimmed off its line by the
-/// parser, leaving a dangling backslash: an empty field after it (`PATH\ :`, which the parser
-/// reads as absent) keeps it inside the value.
+/// Whitespace at the very end of a value (an escaped space or tab, or any other character the
+/// parser's `trim` removes, such as a vertical tab) would be trimmed off its line by the
+/// parser, leaving a dangling backslash or a shorter path: an empty field after it (`PATH\ :`,
+/// which the parser reads as absent) keeps it inside the value.
 fn keep_final_whitespace(v: &mut String) {
-    if v.ends_with([' ', '\t']) {
+    if v.ends_with(char::is_whitespace) {
         v.push(':');
     }
 }

@@ -329,6 +329,7 @@ fn fuzz_seeds_parse_and_round_trip() {
         &include_bytes!("../fuzz/seeds/quoting")[..],
         &include_bytes!("../fuzz/seeds/regress-backslash-at-line-end")[..],
         &include_bytes!("../fuzz/seeds/regress-space-at-path-end")[..],
+        &include_bytes!("../fuzz/seeds/regress-vtab-at-path-end")[..],
     ] {
         let (s, _) = parse(seed).unwrap();
         assert_ne!(s, Settings::default());
@@ -373,6 +374,15 @@ fn path_ending_in_whitespace_round_trips() {
     assert_eq!(s.bind[0].source, "/a ");
     assert_eq!(s.bind_read_only[0].dest, "/c\t");
     assert_eq!(s.temporary_file_system[0].0, "/t  ");
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(again, s, "{text}");
+    assert_eq!(again.to_text(), text);
+    // whitespace the parser trims but that needs no escape: vertical tab, no-break space
+    let input = "[Files]\nBind=/a\\ b\u{b}\u{b}:\nBindReadOnly=/c\u{a0}:\n";
+    let (s, _) = parse(input.as_bytes()).unwrap();
+    assert_eq!(s.bind[0].source, "/a b\u{b}\u{b}");
+    assert_eq!(s.bind_read_only[0].source, "/c\u{a0}");
     let text = s.to_text();
     let (again, _) = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(again, s, "{text}");
