@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::words::{escape_colons, quote_word};
+use crate::words::{escape_colons, quote_word, WHITESPACE};
 use crate::{BindSpec, PrivateUsers, Protocol, Settings};
 
 struct Out {
@@ -77,12 +77,11 @@ fn bind(b: &BindSpec) -> String {
     s
 }
 
-/// Whitespace at the very end of a value (an escaped space or tab, or any other character the
-/// parser's `trim` removes, such as a vertical tab) would be trimmed off its line by the
-/// parser, leaving a dangling backslash or a shorter path: an empty field after it (`PATH\ :`,
-/// which the parser reads as absent) keeps it inside the value.
+/// An escaped space or tab at the very end of a value would be stripped off its line by the
+/// parser, leaving a dangling backslash: an empty field after it (`PATH\ :`, which the parser
+/// reads as absent) keeps it inside the value.
 fn keep_final_whitespace(v: &mut String) {
-    if v.ends_with(char::is_whitespace) {
+    if v.ends_with(WHITESPACE) {
         v.push(':');
     }
 }

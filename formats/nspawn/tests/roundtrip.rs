@@ -330,6 +330,7 @@ fn fuzz_seeds_parse_and_round_trip() {
         &include_bytes!("../fuzz/seeds/regress-backslash-at-line-end")[..],
         &include_bytes!("../fuzz/seeds/regress-space-at-path-end")[..],
         &include_bytes!("../fuzz/seeds/regress-vtab-at-path-end")[..],
+        &include_bytes!("../fuzz/seeds/regress-vtab-at-env-end")[..],
     ] {
         let (s, _) = parse(seed).unwrap();
         assert_ne!(s, Settings::default());
@@ -378,11 +379,14 @@ fn path_ending_in_whitespace_round_trips() {
     let (again, _) = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(again, s, "{text}");
     assert_eq!(again.to_text(), text);
-    // whitespace the parser trims but that needs no escape: vertical tab, no-break space
-    let input = "[Files]\nBind=/a\\ b\u{b}\u{b}:\nBindReadOnly=/c\u{a0}:\n";
+    // Only systemd's WHITESPACE (space, tab, CR, LF) is stripped from lines: a vertical tab or
+    // a no-break space at the end of a line is part of the value, as for nspawn.
+    let input = "[Files]\nBind=/a\\ b\u{b}\u{b}\nBindReadOnly=/c\u{a0}\n\
+                 [Exec]\nEnvironment=A=x\u{b}\n";
     let (s, _) = parse(input.as_bytes()).unwrap();
     assert_eq!(s.bind[0].source, "/a b\u{b}\u{b}");
     assert_eq!(s.bind_read_only[0].source, "/c\u{a0}");
+    assert_eq!(s.environment, vec![("A".to_string(), "x\u{b}".to_string())]);
     let text = s.to_text();
     let (again, _) = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(again, s, "{text}");
