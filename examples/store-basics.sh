@@ -4,7 +4,7 @@
 # Run from the repository root after `cargo build -p wharf`, or set WHARF=/path/to/wharf.
 set -euo pipefail
 WHARF=${WHARF:-$(dirname "$0")/../target/debug/wharf}
-root=$(mktemp -d /var/tmp/wharf-example.XXXXXX)
+root=$(mktemp -d "${TMPDIR:-/var/tmp}/wharf-example.XXXXXX")
 # chattr +i (from `read-only`) survives rm -rf: clear it first if the script stops half-way.
 trap 'chattr -R -i "$root" 2>/dev/null || true; rm -rf "$root"' EXIT
 export WHARF_IMAGE_ROOT=$root/machines

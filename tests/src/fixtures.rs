@@ -59,11 +59,22 @@ pub struct LoopMount {
 impl LoopMount {
     /// Make a `size_mib` MiB btrfs filesystem in `tmp` and mount it at `tmp/mnt`.
     pub fn btrfs(tmp: &Path, size_mib: u64) -> Self {
+        Self::make(tmp, size_mib, "mkfs.btrfs", &["-q", "-f"])
+    }
+
+    /// Make a `size_mib` MiB ext4 filesystem in `tmp` and mount it at `tmp/mnt`.
+    pub fn ext4(tmp: &Path, size_mib: u64) -> Self {
+        Self::make(tmp, size_mib, "mkfs.ext4", &["-q", "-F"])
+    }
+
+    fn make(tmp: &Path, size_mib: u64, mkfs: &str, opts: &[&str]) -> Self {
         let img = tmp.join("fs.img");
         let f = fs::File::create(&img).unwrap();
         f.set_len(size_mib << 20).unwrap();
         drop(f);
-        crate::sh("mkfs.btrfs", &["-q", "-f", img.to_str().unwrap()]);
+        let mut args = opts.to_vec();
+        args.push(img.to_str().unwrap());
+        crate::sh(mkfs, &args);
         let dir = tmp.join("mnt");
         fs::create_dir(&dir).unwrap();
         // "loop" attaches with autoclear: unmounting releases the loop device too.

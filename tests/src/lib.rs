@@ -8,11 +8,14 @@
 pub mod debian;
 pub mod fixtures;
 pub mod gpg;
+pub mod hostile;
 pub mod http_server;
 pub mod machine;
 pub mod oci;
 pub mod oci_layout;
 pub mod registry;
+pub mod reliability;
+pub mod started;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

@@ -429,3 +429,48 @@ fn clean_errors() {
     );
     assert!(Path::new(&s.root).join("deb").is_dir());
 }
+
+#[test]
+fn a_running_machine_holds_its_image() {
+    let s = store();
+    let marks = s.scratch.join("marks");
+    fs::create_dir_all(&marks).unwrap();
+    let mut c = wharf(&s.root);
+    c.args(["run", "-M", "deb", "--bind"])
+        .arg(format!("{}:/marks", marks.display()))
+        .args(["sh", "-c", "touch /marks/up; exec sleep 1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut r = wharf_tests::machine::Running::spawn(c);
+    wharf_tests::machine::wait_for_file(&marks.join("up"), Duration::from_secs(60), &mut r);
+    // Writable machine: the image is locked exclusively, as nspawn does.
+    fails(&s.root, &["remove", "deb"], "busy");
+    fails(&s.root, &["rename", "deb", "deb2"], "busy");
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "true"],
+        "image deb is in use",
+    );
+    fails(
+        &s.root,
+        &["run", "-M", "deb", "--read-only", "true"],
+        "in use",
+    );
+    assert!(s.root.join("deb/etc/os-release").exists());
+    r.signal(rustix::process::Signal::KILL);
+    r.wait(Duration::from_secs(30));
+    // The lock went with the process: the image can be used again.
+    ok(&s.root, &["run", "-M", "deb", "--read-only", "true"]);
+    // Read-only and ephemeral machines share it: both run at once.
+    let mut c = wharf(&s.root);
+    c.args(["run", "-M", "deb", "--read-only", "--bind"])
+        .arg(format!("{}:/marks", marks.display()))
+        .args(["sh", "-c", "touch /marks/ro; exec sleep 1000"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut r = wharf_tests::machine::Running::spawn(c);
+    wharf_tests::machine::wait_for_file(&marks.join("ro"), Duration::from_secs(60), &mut r);
+    ok(&s.root, &["run", "-M", "deb", "-x", "true"]);
+    fails(&s.root, &["run", "-M", "deb", "true"], "in use");
+    fails(&s.root, &["remove", "deb"], "busy");
+}

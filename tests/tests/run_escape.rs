@@ -211,3 +211,40 @@ fn reboot_ends_only_the_machine() {
         assert_eq!(boot_id(), before);
     }
 }
+
+#[test]
+fn inherited_descriptors_stay_outside() {
+    let s = store();
+    let host_file = s.scratch.join("inherited");
+    fs::write(&host_file, "").unwrap();
+    // A caller that leaves descriptor 7 open on a host file and 8 on a host directory (without
+    // close-on-exec): neither may reach the machine, where 8 would lead out of its root.
+    let script = "ls /proc/self/fd | sed 's/^/fd /'; \
+                  if echo escaped >&7; then echo wrote; fi; \
+                  if ls /proc/self/fd/8/ >/dev/null; then echo dir; fi";
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"exec 7>>"$1" 8<"$2"; shift 2; exec "$@""#)
+        .arg("bash")
+        .arg(&host_file)
+        .arg(&s.scratch)
+        .arg(wharf_tests::wharf_bin())
+        .args(["--image-root", s.root.to_str().unwrap()])
+        .args(["run", "-M", "deb", "sh", "-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        !stdout.contains("wrote") && !stdout.contains("dir"),
+        "{stdout}"
+    );
+    // stdio, and the directory ls itself opened.
+    let fds: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("fd "))
+        .collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "{stdout}");
+    assert_eq!(fs::read_to_string(&host_file).unwrap(), "");
+}

@@ -151,6 +151,23 @@ impl HostNs {
         }
     }
 
+    /// Wait (bounded) until the ruleset holds `table`: wharf writes the forwarding rules after
+    /// the link's address, so seeing the address does not mean the rules are there yet.
+    fn wait_table(&self, table: &str, r: &mut Running) {
+        let deadline = Instant::now() + LIMIT;
+        while !self.ruleset().contains(table) {
+            if let Ok(Some(st)) = r.child.try_wait() {
+                panic!("wharf ended ({st}) before nft table {table} appeared");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no nft table {table}: {}",
+                self.ruleset()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A TCP client in the namespace (bash's /dev/tcp): what the server sent, retried until a
     /// server answers (bounded).
     fn tcp_get(&self, addr: &str, port: u16) -> String {
@@ -388,7 +405,7 @@ fn forwarded_port_from_localhost_and_rules_removed() {
     c.stdout(Stdio::null());
     let mut r = Running::spawn(c);
     ns.wait_addr("ve-nlport", &mut r);
-    assert!(ns.ruleset().contains("wharf-nlport"), "{}", ns.ruleset());
+    ns.wait_table("wharf-nlport", &mut r);
     assert_eq!(ns.tcp_get("127.0.0.1", 18080).trim(), "hi-via-port");
     assert_eq!(r.wait(LIMIT), Some(0));
     assert!(!ns.ruleset().contains("wharf-"), "{}", ns.ruleset());
@@ -414,7 +431,7 @@ fn residue_of_a_killed_wharf_is_swept_at_the_next_start() {
     c.stdout(Stdio::null());
     let mut r = Running::spawn(c);
     ns.wait_addr("ve-nlkill", &mut r);
-    assert!(ns.ruleset().contains("wharf-nlkill"));
+    ns.wait_table("wharf-nlkill", &mut r);
     let state = Path::new("/run/wharf/net/machines/nlkill.json");
     assert!(state.exists());
     r.signal(Signal::KILL);

@@ -421,3 +421,30 @@ fn block_devices_are_listed_and_only_the_node_is_removed() {
         "the device itself stays"
     );
 }
+
+#[test]
+fn run_option_mistakes_of_start_are_one_line() {
+    let s = TestStore::new(Fs::Host, 0);
+    let state = s.scratch.join("state");
+    let st = state.to_str().unwrap();
+    fails(
+        &s.root,
+        &["--state-dir", st, "start", "x", "-D", "/tmp"],
+        "cannot be used with",
+    );
+    fails(
+        &s.root,
+        &["--state-dir", st, "start", "x", "--oom-score-adjust=5000"],
+        "5000",
+    );
+    // An unknown option is refused, not taken as the command (or passed on to the init).
+    fails(
+        &s.root,
+        &["--state-dir", st, "start", "x", "--bogus"],
+        "unexpected argument '--bogus'",
+    );
+    let r = run(&s.root, &["run", "-D", "/", "--bogus"]);
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("unexpected argument '--bogus'"), "{r:?}");
+    assert_eq!(r.stderr.trim_end().lines().count(), 1, "{r:?}");
+}

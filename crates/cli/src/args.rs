@@ -2,7 +2,13 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// The clap command the binary parses: the single source of `--help`, the man pages
+/// (`wharf generate-man`) and the shell completions (`wharf completions`).
+pub fn command() -> clap::Command {
+    Args::command()
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,7 +23,7 @@ pub struct Args {
     #[arg(long, global = true, env = "WHARF_IMAGE_ROOT", value_name = "DIR")]
     pub image_root: Option<PathBuf>,
 
-    /// Print machine-readable JSON (list-images, image-status, show-image, clean)
+    /// Print machine-readable JSON (list-images, image-status, show-image, clean, list, status)
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -49,12 +55,14 @@ pub enum Command {
     },
     /// Show details of images, including the OS inside
     ImageStatus {
-        #[arg(required = true)]
+        /// Images to show
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
     /// Show image properties as key=value lines
     ShowImage {
-        #[arg(required = true)]
+        /// Images to show
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
         /// Show only these properties
         #[arg(short, long = "property", value_name = "NAME")]
@@ -65,21 +73,30 @@ pub enum Command {
     },
     /// Clone an image (btrfs snapshot when possible, else a reflink or full copy)
     Clone {
+        /// The image to clone
         source: String,
+        /// Name of the new image (must not exist)
         destination: String,
         /// Make the clone read-only
         #[arg(long)]
         read_only: bool,
     },
-    /// Rename an image
-    Rename { old: String, new: String },
-    /// Remove images
+    /// Rename an image (its sidecar files follow)
+    Rename {
+        /// The image's current name
+        old: String,
+        /// The new name (must not exist)
+        new: String,
+    },
+    /// Remove images and their sidecar files
     Remove {
-        #[arg(required = true)]
+        /// Images to remove
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
     /// Mark an image read-only (default) or writable
     ReadOnly {
+        /// The image
         name: String,
         /// yes or no (default yes)
         #[arg(value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "yes")]
@@ -96,6 +113,7 @@ pub enum Command {
     },
     /// Make an image from a directory tree (snapshot or reflink where possible, else a copy)
     ImportFs {
+        /// The directory tree (or btrfs subvolume) to import
         directory: std::path::PathBuf,
         /// Image name (default: the directory's name)
         name: Option<String>,
@@ -173,6 +191,7 @@ pub enum Command {
     },
     /// Push a machine to a registry as a one-layer image (what export-oci writes)
     Push {
+        /// The machine image to push
         name: String,
         /// [REGISTRY/]REPOSITORY[:TAG]
         reference: String,
@@ -186,7 +205,9 @@ pub enum Command {
     /// Export a machine as a one-layer OCI image into a layout directory or an OCI archive
     /// (PATH ending in .tar); the config comes from NAME.oci-config or NAME.nspawn
     ExportOci {
+        /// The image to export
         name: String,
+        /// Layout directory (created or added to), or an OCI archive when it ends in .tar
         path: std::path::PathBuf,
         /// The image's tag in the layout (default: latest)
         #[arg(long, default_value = "latest")]
@@ -210,6 +231,7 @@ pub enum Command {
     },
     /// Export a directory or subvolume image as a tar archive
     ExportTar {
+        /// The image to export (a directory or subvolume)
         name: String,
         /// Output file, or "-" / nothing for standard output
         file: Option<String>,
@@ -219,6 +241,7 @@ pub enum Command {
     },
     /// Download a tar archive over HTTP(S), verify it and import it as an image
     PullTar {
+        /// HTTP(S) URL of the archive (SHA256SUMS and its signature are looked up beside it)
         url: String,
         /// Image name (default: the URL's file name without .tar[.gz|.xz|.bz2|.zst])
         name: Option<String>,
@@ -247,8 +270,10 @@ pub enum Command {
         file: String,
         /// Image name (default: the file name without .raw/.qcow2/.img and compression suffixes)
         name: Option<String>,
+        /// Replace an existing image of that name
         #[arg(long)]
         force: bool,
+        /// Make the image read-only
         #[arg(long)]
         read_only: bool,
         /// Allow a qcow2 backing file (resolved only inside the image's own directory)
@@ -257,23 +282,30 @@ pub enum Command {
     },
     /// Download a raw or qcow2 disk image over HTTP(S), verify it and import it
     PullRaw {
+        /// HTTP(S) URL of the image (SHA256SUMS and its signature are looked up beside it)
         url: String,
+        /// Image name (default: the URL's file name without .raw/.qcow2/.img and compression
+        /// suffixes)
         name: Option<String>,
         /// no, checksum (SHA256SUMS) or signature (SHA256SUMS.gpg, the default)
         #[arg(long, default_value = "signature")]
         verify: String,
+        /// OpenPGP keyring for --verify=signature (default: /etc/systemd/import-pubring.{pgp,gpg})
         #[arg(long, value_name = "FILE")]
         keyring: Option<std::path::PathBuf>,
         /// Keep the pristine download as a hidden read-only image and reuse it on the next pull
         #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set, default_value = "no")]
         keep_download: bool,
+        /// Replace an existing image of that name
         #[arg(long)]
         force: bool,
+        /// Make the image read-only
         #[arg(long)]
         read_only: bool,
     },
     /// Export a raw image (optionally compressed)
     ExportRaw {
+        /// The raw image to export
         name: String,
         /// Output file, or "-" / nothing for standard output
         file: Option<String>,
@@ -283,7 +315,9 @@ pub enum Command {
     },
     /// Convert a disk image file between qcow2 and raw
     Convert {
+        /// The disk image to read (raw or qcow2, detected from its header)
         input: std::path::PathBuf,
+        /// The file to write (must not exist)
         output: std::path::PathBuf,
         /// raw or qcow2 (default: from OUTPUT's suffix, else raw)
         #[arg(long)]
@@ -294,6 +328,7 @@ pub enum Command {
     },
     /// Remove hidden images and leftovers of interrupted operations (--all: every image)
     Clean {
+        /// Remove every image, not only hidden ones and leftovers
         #[arg(long)]
         all: bool,
     },
@@ -301,7 +336,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Boot an image's init system (= run -b -M NAME); extra arguments go to the init
     Boot {
+        /// The image to boot
         name: String,
+        /// Arguments for the init system (e.g. systemd.unit=rescue.target)
         #[arg(
             trailing_var_arg = true,
             allow_hyphen_values = true,
@@ -311,10 +348,12 @@ pub enum Command {
     },
     /// Boot an image in the background under a wharf supervisor (run options may follow NAME)
     Start {
+        /// The image to boot (also the machine's name)
         name: String,
         /// Seconds to wait for the machine to report READY=1
         #[arg(long, default_value_t = 90, value_name = "SECS")]
         timeout: u64,
+        /// Options of `wharf run` for the machine (any but -D/-i/-M), and init arguments after --
         #[arg(
             trailing_var_arg = true,
             allow_hyphen_values = true,
@@ -325,10 +364,14 @@ pub enum Command {
     /// List running machines (name, leader PID, OS, since)
     List,
     /// Show a running machine: leader, cgroup, processes, uptime, last console lines
-    Status { name: String },
+    Status {
+        /// The running machine
+        name: String,
+    },
     /// Power machines off (SIGRTMIN+3 to PID 1) and wait for them to end
     Poweroff {
-        #[arg(required = true)]
+        /// Running machines
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
         /// Seconds to wait for each machine to end
         #[arg(long, default_value_t = 90, value_name = "SECS")]
@@ -336,17 +379,20 @@ pub enum Command {
     },
     /// Reboot machines (SIGINT to PID 1, systemd's ctrl-alt-del)
     Reboot {
-        #[arg(required = true)]
+        /// Running machines
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
     /// Kill machines at once (every process of their cgroup)
     Terminate {
-        #[arg(required = true)]
+        /// Running machines
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
     /// Send a signal to machines' processes
     Kill {
-        #[arg(required = true)]
+        /// Running machines
+        #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
         /// The signal (default SIGTERM)
         #[arg(short = 's', long, default_value = "SIGTERM", value_name = "SIG")]
@@ -357,10 +403,13 @@ pub enum Command {
     },
     /// Run a command (default: a login shell) inside a running machine
     Shell {
+        /// The running machine
         name: String,
         /// User (name or UID from the machine's /etc/passwd; default root)
         #[arg(short = 'u', long, visible_alias = "uid", value_name = "USER")]
         user: Option<String>,
+        /// The command and its arguments, found on the machine's PATH (default: the user's
+        /// login shell)
         #[arg(
             trailing_var_arg = true,
             allow_hyphen_values = true,
@@ -369,18 +418,78 @@ pub enum Command {
         command: Vec<std::ffi::OsString>,
     },
     /// Log in to a running machine (its login(1) on a new pty; needs a terminal)
-    Login { name: String },
-    /// Copy a host file into a running machine (DST defaults to SRC)
-    CopyTo {
+    Login {
+        /// The running machine
         name: String,
+    },
+    /// Copy a host file or directory tree into a running machine (DST defaults to SRC)
+    CopyTo {
+        /// The running machine
+        name: String,
+        /// The file or directory on the host
+        #[arg(value_name = "SRC")]
         source: PathBuf,
+        /// Path inside the machine (a directory receives SRC's file name)
+        #[arg(value_name = "DST")]
         destination: Option<PathBuf>,
     },
-    /// Copy a file out of a running machine (DST defaults to SRC)
+    /// Copy a file or directory tree out of a running machine (DST defaults to SRC)
     CopyFrom {
+        /// The running machine
         name: String,
+        /// The file or directory inside the machine
+        #[arg(value_name = "SRC")]
         source: PathBuf,
+        /// Path on the host (a directory receives SRC's file name)
+        #[arg(value_name = "DST")]
         destination: Option<PathBuf>,
+    },
+    /// Print a shell completion script for wharf to standard output
+    Completions {
+        /// The shell: bash, zsh or fish
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Write the man pages (wharf.1 and wharf-VERB.1 for every verb) into DIR
+    #[command(hide = true)]
+    GenerateMan {
+        /// The directory to write the pages into (created when missing)
+        dir: PathBuf,
+    },
+    /// Mount a host path into a running machine (DST defaults to SRC)
+    Bind {
+        /// The running machine
+        name: String,
+        /// The host file or directory to mount
+        #[arg(value_name = "SRC")]
+        source: PathBuf,
+        /// Where it appears inside the machine (absolute; defaults to SRC)
+        #[arg(value_name = "DST")]
+        destination: Option<PathBuf>,
+        /// Mount it read-only (recursively)
+        #[arg(long)]
+        read_only: bool,
+        /// Create DST (and missing parents) when it does not exist
+        #[arg(long)]
+        mkdir: bool,
+    },
+    /// Boot machines at startup with the host's systemd (installs wharf@.service)
+    Enable {
+        /// The machines (images in the store)
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Install below DIR instead of / (DIR/etc/systemd/system; systemd is not reloaded)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Stop booting machines at startup (removes their wharf@NAME.service links)
+    Disable {
+        /// The machines (images in the store)
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Act below DIR instead of / (systemd is not reloaded)
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Internal: the supervisor of a started machine
     #[command(hide = true, name = "__supervise")]
@@ -393,6 +502,14 @@ pub enum Command {
         )]
         args: Vec<std::ffi::OsString>,
     },
+}
+
+/// Shells `wharf completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// `wharf run` options (systemd-nspawn spellings).
@@ -419,10 +536,10 @@ pub struct RunArgs {
     /// Mount the root read-only
     #[arg(long)]
     pub read_only: bool,
-    /// Bind-mount a host path: SRC[:DST[:rbind|norbind]]
+    /// Bind-mount a host path: SRC[:DST[:rbind|norbind|idmap]] (idmap: with -U)
     #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind: Vec<String>,
-    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind]]
+    /// Bind-mount a host path read-only (recursively): SRC[:DST[:rbind|norbind|idmap]]
     #[arg(long, value_name = "SRC[:DST[:OPTS]]")]
     pub bind_ro: Vec<String>,
     /// Mount a tmpfs on PATH (OPTIONS default: mode=0755)
@@ -519,6 +636,18 @@ pub struct RunArgs {
     /// Set no_new_privs for the payload
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub no_new_privileges: Option<bool>,
+    /// Same as --private-users=pick --private-users-ownership=auto (either option, given too,
+    /// wins)
+    #[arg(short = 'U')]
+    pub u: bool,
+    /// User namespace: no, yes (base from the root directory's owner), pick (a free 64K
+    /// range), identity, or BASE[:COUNT]
+    #[arg(long, value_name = "MODE", num_args = 0..=1, require_equals = true, default_missing_value = "yes")]
+    pub private_users: Option<String>,
+    /// How the image's files get the range's owners: off, chown (shift once), map (idmapped
+    /// mount), auto (map, else chown)
+    #[arg(long, value_name = "MODE")]
+    pub private_users_ownership: Option<String>,
 
     /// Settings file NAME.nspawn (/etc/systemd/nspawn, /run/systemd/nspawn, then next to the
     /// image): yes (command line wins), no, trusted (honour privileged keys next to the image
@@ -567,12 +696,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub network_masquerade: bool,
 
-    /// The command and its arguments (default: a login shell; with --boot: init arguments)
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "COMMAND"
-    )]
+    /// The command and its arguments (default: a login shell; with --boot: init arguments).
+    /// Options go before it; an unknown option is an error, not a command (a command that
+    /// starts with "-" follows "--")
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<std::ffi::OsString>,
 }
 
@@ -587,10 +714,31 @@ pub fn parse_bool(s: &str) -> Result<bool, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     #[test]
     fn command_line_definition_is_consistent() {
-        super::Args::command().debug_assert();
+        super::command().debug_assert();
+    }
+
+    /// The man pages and completions are generated from these definitions: every visible verb,
+    /// option and argument needs a help text.
+    #[test]
+    fn every_verb_and_argument_has_help() {
+        let mut cmd = super::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        for verb in cmd.get_subcommands().filter(|c| !c.is_hide_set()) {
+            if verb.get_about().is_none() {
+                missing.push(verb.get_name().to_string());
+            }
+            for arg in verb.get_arguments().filter(|a| !a.is_hide_set()) {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{} {}", verb.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "no help text (add a /// line in args.rs): {missing:?}"
+        );
     }
 }

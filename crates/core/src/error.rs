@@ -24,7 +24,7 @@ pub enum ErrorKind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid image name {name:?}: {reason}")]
+    #[error("invalid image name {:?}: {reason}", shorten(name))]
     InvalidName { name: String, reason: &'static str },
     #[error("{0}")]
     InvalidArgument(String),
@@ -48,6 +48,15 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+}
+
+/// A name as error messages quote it: at most 64 characters, longer ones cut with "…" (a
+/// 100 kB argument must not become a 100 kB error line).
+fn shorten(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((at, _)) => format!("{}…", &name[..at]),
+        None => name.to_string(),
+    }
 }
 
 impl Error {
@@ -94,5 +103,29 @@ impl From<crate::backend::BackendError> for Error {
             },
             crate::backend::BackendError::Io { op, path, source } => Error::Io { op, path, source },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_invalid_names_are_cut_in_the_message() {
+        let e = Error::InvalidName {
+            name: "n".repeat(100_000),
+            reason: "name is longer than 200 bytes",
+        };
+        let msg = e.to_string();
+        assert!(msg.len() < 120, "{msg}");
+        assert!(msg.contains(&format!("{}…", "n".repeat(64))), "{msg}");
+        let short = Error::InvalidName {
+            name: "a/b".into(),
+            reason: "name contains \"/\"",
+        };
+        assert_eq!(
+            short.to_string(),
+            "invalid image name \"a/b\": name contains \"/\""
+        );
     }
 }

@@ -33,6 +33,39 @@ pub fn temp_beside(path: &Path) -> std::path::PathBuf {
     path.with_file_name(format!(".#{name}.{}.part", std::process::id()))
 }
 
+/// Remove the temporaries [`temp_beside`] made for `path` in processes that no longer run (a
+/// convert or export killed with SIGKILL could not remove its own). Those of running processes
+/// are left alone; nothing else is touched. Errors are ignored: this is tidying only.
+pub fn remove_stale_temps(path: &Path) {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".#{name}.");
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(pid) = file_name
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|rest| rest.strip_suffix(".part"))
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// fsync a directory so a rename in it is durable.
 pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -57,6 +90,22 @@ pub(crate) fn fs_name(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stale_temps_of_dead_processes_are_removed_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out.qcow2");
+        let dead = d.path().join(".#out.qcow2.999999999.part"); // above any pid_max
+        let mine = super::temp_beside(&out);
+        let other = d.path().join(".#other.999999999.part");
+        let odd = d.path().join(".#out.qcow2.12x.part");
+        for p in [&dead, &mine, &other, &odd] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        super::remove_stale_temps(&out);
+        assert!(!dead.exists());
+        assert!(mine.exists() && other.exists() && odd.exists());
+    }
+
     use super::*;
 
     #[test]

@@ -307,6 +307,35 @@ impl MachineCgroup {
         Ok(())
     }
 
+    /// Hand the cgroup2 directory to `uid` (and the same GID): the directory and the files a
+    /// delegated subtree's owner writes (`cgroup.procs`, `cgroup.threads`,
+    /// `cgroup.subtree_control`), as systemd delegates.
+    pub fn delegate(&self, uid: u32) -> Result<()> {
+        let id = (
+            Some(rustix::process::Uid::from_raw(uid)),
+            Some(rustix::process::Gid::from_raw(uid)),
+        );
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.threads",
+            "cgroup.subtree_control",
+        ] {
+            let p = if f.is_empty() {
+                self.v2.clone()
+            } else {
+                self.v2.join(f)
+            };
+            if f == "cgroup.threads" && !p.exists() {
+                continue;
+            }
+            rustix::fs::chown(&p, id.0, id.1)
+                .map_err(io::Error::from)
+                .with_context(|| format!("delegate {} to UID {uid}", p.display()))?;
+        }
+        Ok(())
+    }
+
     /// The cgroup2 directory, opened (for `clone3(CLONE_INTO_CGROUP)` and BPF attachment).
     pub fn open_v2(&self) -> Result<OwnedFd> {
         fs::File::open(&self.v2)

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use wharf_sys::ns::Forked;
 use wharf_sys::{process, signal, socket};
 
+use crate::userns::Trees;
 use crate::{console, exec, init, Config, Prepared, StartMode};
 
 /// Channel message tags.
@@ -17,6 +18,9 @@ pub(crate) const MSG_ERROR: u8 = b'E';
 pub(crate) const MSG_FDS: u8 = b'F';
 /// wharf → child: PID 1 is in the machine's cgroups, go on.
 pub(crate) const MSG_GO: u8 = b'G';
+/// wharf → child (user namespace): the UID/GID maps are written; with an idmapped root the
+/// detached root tree comes along (SCM_RIGHTS).
+pub(crate) const MSG_USERNS: u8 = b'U';
 
 /// Entry point right after the clone. Never returns.
 pub(crate) fn main(cfg: &Config, prep: &Prepared, chan: OwnedFd, notify: OwnedFd) -> ! {
@@ -27,11 +31,18 @@ pub(crate) fn main(cfg: &Config, prep: &Prepared, chan: OwnedFd, notify: OwnedFd
         report(&chan, &e);
         std::process::exit(1);
     }
+    let root_tree = match enter_userns(cfg, &chan) {
+        Ok(t) => t,
+        Err(e) => {
+            report(&chan, &e);
+            std::process::exit(1);
+        }
+    };
     if let Err(e) = crate::network::join(prep.netns_path.as_ref()) {
         report(&chan, &e);
         std::process::exit(1);
     }
-    let Err(e) = start(cfg, prep, &chan, notify);
+    let Err(e) = start(cfg, prep, &chan, notify, root_tree);
     report(&chan, &e);
     std::process::exit(1);
 }
@@ -43,8 +54,28 @@ fn report(chan: &OwnedFd, e: &anyhow::Error) {
     let _ = socket::send(chan, &msg, &[]);
 }
 
-fn start(cfg: &Config, prep: &Prepared, chan: &OwnedFd, notify: OwnedFd) -> Result<Infallible> {
-    let kmsg = crate::setup::build(cfg, prep, &notify)?;
+/// With a user namespace: wait for wharf to write its maps (and to send the idmapped root
+/// tree, if any). PID 1 keeps its host IDs (unmapped in the namespace) until it has pivoted
+/// into the image ([`crate::setup::build`]): until then its path lookups on the host tree
+/// pass the owner permission bits of root's directories (a store is 0700), which the
+/// namespace's root — an unprivileged UID to the host — would not.
+fn enter_userns(cfg: &Config, chan: &OwnedFd) -> Result<Trees> {
+    if !cfg.private_users.enabled() {
+        return Ok(Trees::default());
+    }
+    let mut b = [0u8; 16];
+    let (n, fds) = socket::recv(chan, &mut b).context("wait for the user namespace's maps")?;
+    Trees::from_message(&b[..n], fds).context("the parent did not set up the user namespace")
+}
+
+fn start(
+    cfg: &Config,
+    prep: &Prepared,
+    chan: &OwnedFd,
+    notify: OwnedFd,
+    root_tree: Trees,
+) -> Result<Infallible> {
+    let kmsg = crate::setup::build(cfg, prep, &notify, root_tree)?;
     drop(notify);
     // Meanwhile wharf attached the device policy and limits to the machine's cgroups: from here
     // on PID 1 is confined by them, in its own cgroup namespace and with its own cgroup2 view.

@@ -35,6 +35,7 @@ pub mod settings;
 mod setup;
 mod supervise;
 mod user;
+pub mod userns;
 
 use std::ffi::OsString;
 use std::os::fd::AsFd;
@@ -58,6 +59,8 @@ pub use user::User;
 /// systemd-nspawn's default retained capability set (26 capabilities) as a bit mask.
 pub const DEFAULT_CAPS: u64 = 0xfdec_afff;
 
+const CAP_NET_BIND_SERVICE: u32 = 10;
+
 /// Exit status reserved for "the machine asked to be restarted" (`--on-reboot=exit`), as
 /// nspawn's `EXIT_FORCE_RESTART`. A PID 1 that itself exits with 133 is reported as 1.
 pub const EXIT_RESTART: i32 = 133;
@@ -70,27 +73,32 @@ pub struct Bind {
     pub read_only: bool,
     /// Include the mounts below `src` (`rbind`, the default); `norbind`: only `src`'s own.
     pub recursive: bool,
+    /// `idmap`: attached through a mount idmapped with the machine's user namespace, so host
+    /// files show the same owners inside (needs `-U`/`--private-users=`).
+    pub idmap: bool,
 }
 
 impl Bind {
     /// Parse `SRC[:DST[:OPTIONS]]` (both absolute; DST defaults to SRC; OPTIONS a comma list
-    /// of `rbind`, `norbind`; `idmap` and its variants are refused for now).
+    /// of `rbind`, `norbind`, `idmap`, `noidmap`; `rootidmap`/`owneridmap` are refused).
     pub fn parse(spec: &str, read_only: bool) -> Result<Bind> {
         let mut parts = spec.splitn(3, ':');
         let src = parts.next().unwrap_or_default();
         let dst = parts.next().filter(|d| !d.is_empty()).unwrap_or(src);
         let mut recursive = true;
+        let mut idmap = false;
         if let Some(opts) = parts.next() {
             for o in opts.split(',').filter(|o| !o.is_empty()) {
                 match o {
                     "rbind" => recursive = true,
                     "norbind" => recursive = false,
-                    "noidmap" => {}
-                    "idmap" | "rootidmap" | "owneridmap" => bail!(
-                        "invalid bind mount {spec:?}: {o} needs user namespaces, which wharf does not support yet"
+                    "noidmap" => idmap = false,
+                    "idmap" => idmap = true,
+                    "rootidmap" | "owneridmap" => bail!(
+                        "invalid bind mount {spec:?}: {o} is not supported (use idmap)"
                     ),
                     other => bail!(
-                        "invalid bind mount {spec:?}: unknown option {other:?} (use rbind or norbind)"
+                        "invalid bind mount {spec:?}: unknown option {other:?} (use rbind, norbind, idmap or noidmap)"
                     ),
                 }
             }
@@ -105,6 +113,7 @@ impl Bind {
             dst: PathBuf::from(dst),
             read_only,
             recursive,
+            idmap,
         })
     }
 }
@@ -194,6 +203,11 @@ pub struct Config {
     // --- Network ---
     /// `--private-network`, `-n`, `--network-*=`, `-p` (network.rs, wharf-net).
     pub network: network::Network,
+    // --- User namespace (userns.rs) ---
+    /// `-U`, `--private-users=`.
+    pub private_users: userns::PrivateUsers,
+    /// `--private-users-ownership=` (`None`: nspawn's default for the mode).
+    pub private_users_ownership: Option<userns::Ownership>,
 }
 
 impl Config {
@@ -237,6 +251,8 @@ pub(crate) struct Prepared {
     pub rlimits: Vec<limits::Rlimit1>,
     /// `--network-namespace-path=`, opened before the clone; PID 1 joins it first.
     pub netns_path: Option<std::os::fd::OwnedFd>,
+    /// The machine gets a user namespace.
+    pub userns: bool,
 }
 
 fn prepare(cfg: &Config) -> Result<Prepared> {
@@ -293,11 +309,34 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
     let host_bounding = wharf_sys::caps::bounding_set().context("read the bounding set")?;
     cfg.network.validate()?;
+    let userns = cfg.private_users.enabled();
+    if userns {
+        if matches!(cfg.volatile, Volatile::Yes | Volatile::Overlay) {
+            bail!("--volatile=yes and --volatile=overlay do not work with a user namespace yet (-U, --private-users=)");
+        }
+        if cfg.overlays.iter().any(|o| o.upper == Some(None)) {
+            bail!("--overlay= with a temporary upper layer does not work with a user namespace yet (-U, --private-users=): give an upper directory");
+        }
+        if cfg.network.namespace_path.is_some() {
+            bail!("--network-namespace-path= does not work with a user namespace (-U, --private-users=): the namespace belongs to the host's");
+        }
+    }
+    if let Some(b) = cfg.binds.iter().find(|b| b.idmap && !userns) {
+        bail!(
+            "--bind={}:{}:idmap needs a user namespace (-U or --private-users=)",
+            b.src.display(),
+            b.dst.display()
+        );
+    }
     let netns_path = cfg.network.open_path()?;
     let mut cap_opts = cfg.caps;
     if cfg.network.new_netns() {
         // As nspawn: a private network keeps CAP_NET_ADMIN (unless dropped).
         cap_opts.add |= 1 << network::CAP_NET_ADMIN;
+    } else if userns && cfg.caps.add & (1 << CAP_NET_BIND_SERVICE) == 0 {
+        // As nspawn (systemd#11889): on the host's network a user namespace's root may not
+        // bind ports below 1024, so services would believe they can and fail; unless asked for.
+        cap_opts.drop |= 1 << CAP_NET_BIND_SERVICE;
     }
     let (caps, _) = caps::retained(cap_opts, host_bounding, last_cap);
     let seccomp = seccomp::program(seccomp::Abi::native(), caps, &cfg.syscall_filter);
@@ -330,6 +369,7 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
         seccomp,
         rlimits,
         netns_path,
+        userns,
     })
 }
 
@@ -351,8 +391,30 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
 /// `cancel` is the caller's SIGINT/SIGTERM flag (checked before each start). Must be called
 /// while the process has a single thread (every start clones).
 pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
+    // The UID range, claimed (a picked one locked) for the whole run.
+    let root_owner = std::fs::metadata(&cfg.root)
+        .with_context(|| format!("stat {}", cfg.root.display()))?
+        .uid();
+    let claim = userns::claim(cfg.private_users, &cfg.machine, root_owner)?;
+    let range = claim.as_ref().map(|c| c.range);
+    let mut ownership =
+        userns::Ownership::effective(cfg.private_users_ownership, cfg.private_users);
+    // -x: overlays get idmapped lower layers (made with a namespace of the same maps).
+    let idmap_ns = match range {
+        Some(r)
+            if cfg.ephemeral
+                && matches!(ownership, userns::Ownership::Map | userns::Ownership::Auto) =>
+        {
+            Some(userns::namespace_with(r).context("make a user namespace for the overlay")?)
+        }
+        _ => None,
+    };
     // Raw images, --ephemeral, --volatile: mounted/snapshotted once, torn down on return.
-    let stage = root::Stage::new(cfg)?;
+    let stage = root::Stage::new(cfg, idmap_ns.as_ref())?;
+    drop(idmap_ns);
+    if stage.premapped {
+        ownership = userns::Ownership::Off;
+    }
     let cfg = &stage.cfg;
     let mut prep = prepare(cfg)?;
     prep.root = stage.plan.clone();
@@ -380,7 +442,14 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
             cg.recreate()
                 .context("reset the machine's cgroup for the restart")?;
         }
-        let ended = start_once(cfg, &prep, &mut cg, &sigs, &mut host)?;
+        let ended = start_once(
+            cfg,
+            &prep,
+            range.map(|r| (r, ownership)),
+            &mut cg,
+            &sigs,
+            &mut host,
+        )?;
         if let Some(sig) = ended.interrupted {
             return Ok(128 + sig);
         }
@@ -402,6 +471,7 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
 fn start_once(
     cfg: &Config,
     prep: &Prepared,
+    range: Option<(userns::Range, userns::Ownership)>,
     cg: &mut cgroup::MachineCgroup,
     sigs: &supervise::Signals,
     host: &mut supervise::HostNotify,
@@ -418,7 +488,12 @@ fn start_once(
         ipc: true,
         cgroup: false,
         net: cfg.network.new_netns(),
+        user: range.is_some(),
     };
+    if let Some((r, _)) = range {
+        // Delegated to the range's root, so that an init system inside manages its subtree.
+        cg.delegate(r.base)?;
+    }
     let v2 = cg.open_v2()?;
     let (forked, in_v2) = match ns::clone_into_namespaces_in_cgroup(namespaces, v2.as_fd()) {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG)) => {
@@ -436,6 +511,21 @@ fn start_once(
         Forked::Parent(pid) => pid,
     };
     drop(chan_child);
+    if let Some((r, ownership)) = range {
+        let prepared = userns::prepare_child(
+            &cfg.root,
+            &cfg.binds,
+            ownership,
+            pid.as_raw_nonzero().get(),
+            r,
+            &chan_parent,
+        );
+        if let Err(e) = prepared {
+            let _ = process::kill(pid, libc::SIGKILL);
+            let _ = process::wait_pid(pid);
+            return Err(e.context("set up the user namespace"));
+        }
+    }
     // While PID 1 builds its mount table: the device policy, limits and v1 placement.
     if let Err(e) = cg.enforce(pid, !in_v2) {
         let _ = process::kill(pid, libc::SIGKILL);
@@ -494,6 +584,7 @@ mod tests {
                 dst: "/a".into(),
                 read_only: false,
                 recursive: true,
+                idmap: false,
             }
         );
         assert_eq!(Bind::parse("/a:/b", true).unwrap().dst, Path::new("/b"));
@@ -505,8 +596,12 @@ mod tests {
             Bind::parse("/a::norbind", false).unwrap().dst,
             Path::new("/a")
         );
-        let e = Bind::parse("/a:/b:idmap", false).unwrap_err().to_string();
-        assert!(e.contains("idmap"), "{e}");
+        assert!(Bind::parse("/a:/b:idmap", false).unwrap().idmap);
+        assert!(!Bind::parse("/a:/b:idmap,noidmap", false).unwrap().idmap);
+        let e = Bind::parse("/a:/b:rootidmap", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rootidmap"), "{e}");
         assert!(Bind::parse("/a:/b:bogus", false).is_err());
     }
 

@@ -238,6 +238,56 @@ pub fn host_pid1_limit(limits: &str, label: &str) -> Option<u64> {
     line[label.len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// Every resource limit of process `pid` (read with `prlimit`; when that is refused, from
+/// `/proc/PID/limits`), in [`Rlimit1`] form.
+pub fn rlimits_of(pid: u32) -> Result<Vec<Rlimit1>> {
+    let read = (0..RLIMITS.len())
+        .map(|index| {
+            let (soft, hard) = wharf_sys::process::rlimit_of(pid, index as u32)?;
+            Ok(Rlimit1 { index, soft, hard })
+        })
+        .collect::<std::io::Result<Vec<_>>>();
+    match read {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/limits"))
+                .with_context(|| format!("read the resource limits of PID {pid} ({e})"))?;
+            parse_proc_limits(&text)
+                .with_context(|| format!("/proc/{pid}/limits: unexpected contents"))
+        }
+    }
+}
+
+/// `/proc/PID/limits`: a header, then one line per resource in `RLIMIT_*` order ("Max open
+/// files  1024  4096  files"; the value columns are the last numbers or `unlimited`).
+fn parse_proc_limits(text: &str) -> Option<Vec<Rlimit1>> {
+    let rows: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with("Max "))
+        .collect();
+    if rows.len() != RLIMITS.len() {
+        return None;
+    }
+    let value = |w: &str| -> Option<Option<u64>> {
+        if w == "unlimited" {
+            Some(None)
+        } else {
+            w.parse().ok().map(Some)
+        }
+    };
+    rows.iter()
+        .enumerate()
+        .map(|(index, l)| {
+            // The name has spaces; the values are the first two words that parse.
+            let mut vals = l.split_whitespace().filter_map(value);
+            let soft = vals.next()?;
+            let hard = vals.next()?;
+            Some(Rlimit1 { index, soft, hard })
+        })
+        .collect()
+}
+
 /// Set every limit of `list` on the calling process. A hard limit above the current one needs
 /// CAP_SYS_RESOURCE; without it the current hard limit is kept (nspawn does the same, with a
 /// log line).
@@ -348,6 +398,23 @@ pub(crate) fn apply(p: &ProcessLimits, rlimits: &[Rlimit1]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_limits_two_ways() {
+        let me = std::process::id();
+        let via_prlimit = rlimits_of(me).unwrap();
+        let text = std::fs::read_to_string("/proc/self/limits").unwrap();
+        let via_proc = parse_proc_limits(&text).unwrap();
+        assert_eq!(via_prlimit.len(), 16);
+        for (a, b) in via_prlimit.iter().zip(&via_proc) {
+            assert_eq!(
+                (a.index, a.soft, a.hard),
+                (b.index, b.soft, b.hard),
+                "{}",
+                a.name()
+            );
+        }
+    }
 
     #[test]
     fn properties() {

@@ -56,9 +56,17 @@ pub(crate) fn populate(prep: &Prepared, notify: &OwnedFd) -> Result<OwnedFd> {
             .context("create inaccessible/sock")?,
     );
     m::mknod_char(&ina.join("chr"), 0, 0).context("create inaccessible/chr")?;
-    m::mknod_block(&ina.join("blk"), 0, 0).context("create inaccessible/blk")?;
+    // A user namespace may make no block device, not even 0:0 (a 0:0 character device is a
+    // whiteout, which it may).
+    let blk = m::mknod_block(&ina.join("blk"), 0, 0);
+    match blk {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) && prep.userns => {}
+        r => r.context("create inaccessible/blk")?,
+    }
     for n in ["reg", "dir", "fifo", "sock", "chr", "blk"] {
-        chmod(&ina.join(n), 0)?;
+        if n != "blk" || ina.join(n).exists() {
+            chmod(&ina.join(n), 0)?;
+        }
     }
 
     wharf_sys::socket::bind(notify, Path::new(NOTIFY_PATH)).context("bind /run/host/notify")?;

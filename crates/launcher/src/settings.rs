@@ -11,7 +11,7 @@
 //!   settings group it belongs to ([`Given`], nspawn's settings mask); with `override` the file
 //!   wins for every key it sets.
 //!
-//! Keys for features wharf does not have yet (`PrivateUsers*=`, `[Network]`, `Port=`,
+//! Keys for features wharf does not have yet (`PrivateUsersDelegate=`, `[Network]`, `Port=`,
 //! `PivotRoot=`, `AmbientCapability=`, `BindUser=`, …) give a "not supported yet" warning.
 //! Networking: [`apply_network`] maps the `[Network]` keys (trusted files only: they are all
 //! privileged) onto the launcher's network options.
@@ -176,6 +176,10 @@ pub struct Given {
     pub custom_mounts: bool,
     /// Any networking option (`--private-network`, `-n`, bridge, zone, links, `-p`, netns path).
     pub network: bool,
+    /// `-U`, `--private-users=`.
+    pub private_users: bool,
+    /// `-U`, `--private-users-ownership=`.
+    pub private_users_ownership: bool,
 }
 
 impl Given {
@@ -205,6 +209,8 @@ impl Given {
             volatile: true,
             custom_mounts: true,
             network: true,
+            private_users: true,
+            private_users_ownership: true,
         }
     }
 }
@@ -363,6 +369,7 @@ pub fn apply(
     if !g.custom_mounts && has_mounts {
         apply_mounts(cfg, s, &mut warns)?;
     }
+    apply_userns(cfg, s, &g, &mut warns)?;
     unsupported(s, &mut warns);
     if !g.network {
         apply_network(cfg, s, &mut warns)?;
@@ -424,6 +431,39 @@ fn apply_mounts(cfg: &mut Config, s: &Settings, warns: &mut Vec<String>) -> Resu
     Ok(())
 }
 
+/// `PrivateUsers=` and `PrivateUsersOwnership=` (or its alias `PrivateUsersChown=`).
+fn apply_userns(cfg: &mut Config, s: &Settings, g: &Given, warns: &mut Vec<String>) -> Result<()> {
+    use crate::userns::{Ownership, PrivateUsers as P};
+    use wharf_nspawn_settings::PrivateUsers as S;
+    if !g.private_users {
+        match s.private_users {
+            None => {}
+            Some(S::No) => cfg.private_users = P::No,
+            Some(S::Yes) => cfg.private_users = P::Yes,
+            Some(S::Pick) => cfg.private_users = P::Pick,
+            Some(S::Identity) => cfg.private_users = P::Identity,
+            Some(S::Range { start, count }) => {
+                cfg.private_users = P::parse(&format!("{start}:{count}"))
+                    .context("invalid PrivateUsers= in settings file")?
+            }
+            Some(S::Managed) => warns.push(
+                "ignoring PrivateUsers=managed from the settings file: not supported (use pick)"
+                    .into(),
+            ),
+        }
+    }
+    if !g.private_users_ownership {
+        if let Some(o) = &s.private_users_ownership {
+            cfg.private_users_ownership = Some(
+                Ownership::parse(o).context("invalid PrivateUsersOwnership= in settings file")?,
+            );
+        } else if let Some(c) = s.private_users_chown {
+            cfg.private_users_ownership = Some(if c { Ownership::Chown } else { Ownership::Off });
+        }
+    }
+    Ok(())
+}
+
 /// Keys of features wharf does not have yet (networking excluded: [`apply_network`]).
 fn unsupported(s: &Settings, warns: &mut Vec<String>) {
     let mut not_yet = |key: &str, set: bool| {
@@ -435,16 +475,7 @@ fn unsupported(s: &Settings, warns: &mut Vec<String>) {
     };
     not_yet("PivotRoot", s.pivot_root.is_some());
     not_yet("AmbientCapability", !s.ambient_capability.is_empty());
-    not_yet(
-        "PrivateUsers",
-        s.private_users
-            .is_some_and(|p| p != wharf_nspawn_settings::PrivateUsers::No),
-    );
     not_yet("PrivateUsersDelegate", s.private_users_delegate.is_some());
-    not_yet(
-        "PrivateUsersOwnership",
-        s.private_users_ownership.is_some() || s.private_users_chown.is_some(),
-    );
     not_yet(
         "RestrictAddressFamilies",
         !s.restrict_address_families.is_empty(),

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use wharf_sys::mount::{self as m, Flags};
+use wharf_sys::mountapi;
 
 use crate::{Config, Prepared};
 
@@ -42,35 +43,63 @@ const NOSUID_NODEV: Flags = Flags {
 };
 
 /// Build the whole mount table and pivot into the image. Returns the kmsg FIFO (for wharf).
-pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<OwnedFd> {
+/// `trees`: the idmapped root and bind sources wharf made for a user namespace.
+pub(crate) fn build(
+    cfg: &Config,
+    prep: &Prepared,
+    notify: &OwnedFd,
+    trees: crate::userns::Trees,
+) -> Result<OwnedFd> {
     m::make_private_recursive(Path::new("/")).context("make mounts private")?;
+    let userns = cfg.private_users.enabled();
+    let private_net = cfg.network.new_netns();
     // The root (bind, recursive read-only, --volatile) and, before the pivot, the sources of
     // the custom mounts while the host tree is still reachable (root/).
-    let root = &crate::root::enter(cfg, &prep.root)?;
-    let captured = crate::root::custom::capture(cfg, root)?;
+    let root = &crate::root::enter(cfg, &prep.root, trees.root)?;
+    let captured = crate::root::custom::capture(cfg, root, trees.binds)?;
     let etc_trees = crate::etc::capture(&prep.etc)?;
+    // In a user namespace the kernel mounts proc and sysfs only while a full instance of them
+    // is visible in the mount namespace, and refuses mknod: /proc and /sys are mounted before
+    // the pivot, and the /dev nodes are bind mounts of the host's.
+    let dev_trees = if userns {
+        let mut trees = Vec::new();
+        for (name, _) in &prep.devices {
+            let p = Path::new("/dev").join(name);
+            trees.push(m::clone_tree(&p, false).with_context(|| format!("open {}", p.display()))?);
+        }
+        mount_proc(&root.join("proc"))?;
+        let sys = root.join("sys");
+        mkdir(&sys)?;
+        if private_net {
+            // The machine's own sysfs (its network namespace belongs to the user namespace);
+            // the tmpfs layout goes on top after the pivot, where the namespace's root can
+            // make directories in it.
+            m::mount_fs("sysfs", &sys, RO, "").context("mount sysfs")?;
+        } else {
+            // sysfs belongs to the host's network namespace: the host's, read-only.
+            m::bind(Path::new("/sys"), &sys, true).context("bind /sys")?;
+            mountapi::set_read_only_recursive(&sys).context("make /sys read-only")?;
+        }
+        Some(trees)
+    } else {
+        None
+    };
     std::env::set_current_dir(root).context("enter the image root")?;
     m::pivot_root(Path::new("."), Path::new(".")).context("pivot_root")?;
     m::unmount_detach(Path::new(".")).context("detach the old root")?;
     std::env::set_current_dir("/").context("chdir /")?;
+    if userns {
+        // Off the host tree: become the namespace's root (UID/GID 0, no supplementary groups).
+        wharf_sys::process::switch_user(0, 0, &[]).context("become root of the user namespace")?;
+    }
 
-    // /proc for the new PID namespace.
-    mkdir(Path::new("/proc"))?;
-    mount(
-        "proc",
-        "/proc",
-        Flags {
-            nosuid: true,
-            nodev: true,
-            noexec: true,
-            ..Flags::default()
-        },
-        "",
-    )?;
+    if !userns {
+        // /proc for the new PID namespace.
+        mount_proc(Path::new("/proc"))?;
+    }
 
-    setup_dev(prep)?;
+    setup_dev(prep, dev_trees)?;
 
-    let private_net = cfg.network.new_netns();
     for name in PROC_READ_ONLY {
         let p = Path::new("/proc").join(name);
         if p.exists() {
@@ -84,11 +113,15 @@ pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<O
             m::remount_bind(&p, RO).with_context(|| format!("remount {} ro", p.display()))?;
         }
     }
-    mkdir(Path::new("/sys"))?;
-    if private_net {
-        mount_private_sys()?;
-    } else {
-        mount("sysfs", "/sys", RO, "")?;
+    if !userns {
+        mkdir(Path::new("/sys"))?;
+        if private_net {
+            mount_private_sys(Path::new("/sys"))?;
+        } else {
+            mount("sysfs", "/sys", RO, "")?;
+        }
+    } else if private_net {
+        mount_private_sys(Path::new("/sys"))?;
     }
     // /sys/fs/cgroup: mounted by child.rs once PID 1 is in its cgroup namespace.
 
@@ -109,7 +142,25 @@ pub(crate) fn build(cfg: &Config, prep: &Prepared, notify: &OwnedFd) -> Result<O
     Ok(kmsg)
 }
 
-fn setup_dev(prep: &Prepared) -> Result<()> {
+fn mount_proc(at: &Path) -> Result<()> {
+    mkdir(at)?;
+    m::mount_fs(
+        "proc",
+        at,
+        Flags {
+            nosuid: true,
+            nodev: true,
+            noexec: true,
+            ..Flags::default()
+        },
+        "",
+    )
+    .with_context(|| format!("mount proc on {}", at.display()))
+}
+
+/// /dev: a tmpfs with copies of the host's nodes (`trees`: bind mounts of them instead, in a
+/// user namespace), devpts, /dev/shm and the fd links.
+fn setup_dev(prep: &Prepared, trees: Option<Vec<OwnedFd>>) -> Result<()> {
     mkdir(Path::new("/dev"))?;
     mount(
         "tmpfs",
@@ -121,8 +172,14 @@ fn setup_dev(prep: &Prepared) -> Result<()> {
         },
         "mode=0755",
     )?;
+    let mut trees = trees.map(Vec::into_iter);
     for (name, rdev) in &prep.devices {
         let p = Path::new("/dev").join(name);
+        if let Some(tree) = trees.as_mut().and_then(Iterator::next) {
+            fs::File::create(&p).with_context(|| format!("create {}", p.display()))?;
+            m::attach_tree(&tree, &p).with_context(|| format!("bind {}", p.display()))?;
+            continue;
+        }
         m::mknod_char(&p, 0o666, *rdev).with_context(|| format!("mknod {}", p.display()))?;
         // mknod's mode is filtered by the umask.
         fs::set_permissions(&p, fs::Permissions::from_mode(0o666))
@@ -161,17 +218,19 @@ fn mount(fstype: &str, target: &str, flags: Flags, data: &str) -> Result<()> {
 /// /sys with a private network, as nspawn: a read-only tmpfs holding only `block bus class dev
 /// devices kernel` of a sysfs mounted in the machine's network namespace (so /sys/class/net
 /// lists the machine's own links), all read-only.
-fn mount_private_sys() -> Result<()> {
-    mount("tmpfs", "/sys", NOSUID_NODEV, "mode=0555")?;
-    let full = Path::new("/sys/full");
+fn mount_private_sys(sys: &Path) -> Result<()> {
+    m::mount_fs("tmpfs", sys, NOSUID_NODEV, "mode=0555")
+        .with_context(|| format!("mount tmpfs on {}", sys.display()))?;
+    let full = &sys.join("full");
     mkdir(full)?;
-    mount("sysfs", "/sys/full", RO, "")?;
+    m::mount_fs("sysfs", full, RO, "")
+        .with_context(|| format!("mount sysfs on {}", full.display()))?;
     for sub in ["block", "bus", "class", "dev", "devices", "kernel"] {
         let src = full.join(sub);
         if !src.exists() {
             continue;
         }
-        let dst = Path::new("/sys").join(sub);
+        let dst = sys.join(sub);
         mkdir(&dst)?;
         m::bind(&src, &dst, true).with_context(|| format!("bind {}", dst.display()))?;
         m::remount_bind(&dst, RO).with_context(|| format!("remount {} ro", dst.display()))?;
@@ -179,8 +238,8 @@ fn mount_private_sys() -> Result<()> {
     m::unmount_detach(full).context("detach /sys/full")?;
     fs::remove_dir(full).context("remove /sys/full")?;
     // The mount point of the machine's cgroup2 (mounted later by child.rs).
-    mkdir(Path::new("/sys/fs/cgroup"))?;
-    m::remount_bind(Path::new("/sys"), RO).context("remount /sys ro")
+    mkdir(&sys.join("fs/cgroup"))?;
+    m::remount_bind(sys, RO).context("remount /sys ro")
 }
 
 fn mkdir(p: &Path) -> Result<()> {

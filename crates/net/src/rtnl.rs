@@ -344,6 +344,37 @@ impl Rtnl {
         Ok(out)
     }
 
+    /// Every address of the namespace, IPv4 and IPv6, with its link index and prefix length.
+    pub fn ip_addresses(&mut self) -> io::Result<Vec<(u32, IpAddr, u8)>> {
+        let mut out = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut req = AddressMessage::default();
+            req.header.family = family;
+            let replies = self.request(RouteNetlinkMessage::GetAddress(req), NLM_F_DUMP)?;
+            for r in replies {
+                let RouteNetlinkMessage::NewAddress(m) = r else {
+                    continue;
+                };
+                // IFA_LOCAL is the interface's own address on point-to-point links (IFA_ADDRESS
+                // the peer's); IPv6 reports IFA_ADDRESS only.
+                let local = m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Local(a) => Some(*a),
+                    _ => None,
+                });
+                let addr = local.or_else(|| {
+                    m.attributes.iter().find_map(|a| match a {
+                        AddressAttribute::Address(a) => Some(*a),
+                        _ => None,
+                    })
+                });
+                if let Some(addr) = addr {
+                    out.push((m.header.index, addr, m.header.prefix_len));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Adds `addr/prefix` to link `index` (with the broadcast address of the subnet when the
     /// prefix leaves room for one).
     pub fn add_address(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {

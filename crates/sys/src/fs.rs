@@ -75,6 +75,57 @@ pub fn open_in_root_with(root: BorrowedFd<'_>, path: &Path, flags: OFlags) -> io
     }
 }
 
+/// like [`open_in_root_with`], but mount points inside `root` may be crossed
+/// (`RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`): for a caller already inside the mount
+/// namespace `root` belongs to, where every mount below `root` is the machine's own.
+pub fn open_in_root_crossing(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: OFlags,
+) -> io::Result<OwnedFd> {
+    let mode = if flags.contains(OFlags::CREATE) || flags.contains(OFlags::TMPFILE) {
+        Mode::from_raw_mode(0o644)
+    } else {
+        Mode::empty()
+    };
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    loop {
+        match rustix::fs::openat2(root, path, flags | OFlags::CLOEXEC, mode, resolve) {
+            Err(rustix::io::Errno::AGAIN) => continue,
+            r => return Ok(r?),
+        }
+    }
+}
+
+/// opens the entry `name` of directory `dir` without following any symlink and without
+/// leaving `dir` (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, plus
+/// `RESOLVE_NO_XDEV` when `same_mount`: a mount point gives `EXDEV`). `O_CREAT` creates with
+/// `mode`.
+pub fn open_beneath(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    flags: OFlags,
+    mode: u32,
+    same_mount: bool,
+) -> io::Result<OwnedFd> {
+    let mut resolve =
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    if same_mount {
+        resolve |= ResolveFlags::NO_XDEV;
+    }
+    let mode = if flags.contains(OFlags::CREATE) {
+        Mode::from_raw_mode(mode)
+    } else {
+        Mode::empty()
+    };
+    loop {
+        match rustix::fs::openat2(dir, name, flags | OFlags::CLOEXEC, mode, resolve) {
+            Err(rustix::io::Errno::AGAIN) => continue,
+            r => return Ok(r?),
+        }
+    }
+}
+
 /// `syncfs(fd)`: writes out the whole filesystem containing `fd`.
 pub fn syncfs(fd: BorrowedFd<'_>) -> io::Result<()> {
     Ok(rustix::fs::syncfs(fd)?)

@@ -113,6 +113,25 @@ pub fn attach_tree(tree: &std::os::fd::OwnedFd, dst: &Path) -> io::Result<()> {
     .map_err(Into::into)
 }
 
+/// `move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH)`: attach a
+/// [`clone_tree`] result on the file or directory `target` is open on (an `O_PATH` descriptor
+/// is enough). The target must be in the caller's mount namespace, which may be another one
+/// than the tree was cloned in (after `setns`).
+pub fn attach_tree_at(
+    tree: &std::os::fd::OwnedFd,
+    target: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<()> {
+    use rustix::mount::MoveMountFlags;
+    rustix::mount::move_mount(
+        tree,
+        "",
+        target,
+        "",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(Into::into)
+}
+
 /// Make a FIFO `path` with `mode`.
 pub fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
     rustix::fs::mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(mode), 0).map_err(Into::into)

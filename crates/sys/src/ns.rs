@@ -14,6 +14,9 @@ pub struct Namespaces {
     pub cgroup: bool,
     /// A new, empty network namespace (`CLONE_NEWNET`).
     pub net: bool,
+    /// A new user namespace (`CLONE_NEWUSER`), owning every other namespace created with it.
+    /// Its UID/GID maps are empty until the parent writes them.
+    pub user: bool,
 }
 
 impl Namespaces {
@@ -26,6 +29,7 @@ impl Namespaces {
             (self.ipc, libc::CLONE_NEWIPC),
             (self.cgroup, libc::CLONE_NEWCGROUP),
             (self.net, libc::CLONE_NEWNET),
+            (self.user, libc::CLONE_NEWUSER),
         ] {
             if on {
                 f |= flag;

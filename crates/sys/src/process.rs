@@ -158,6 +158,20 @@ pub fn switch_user(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
     Ok(())
 }
 
+/// Set the calling thread's filesystem UID and GID (`setfsgid`, `setfsuid`) and return the
+/// previous ones: files it creates get these owners, and permission checks use them. Leaving
+/// UID 0 drops the filesystem capabilities from the effective set; returning to 0 brings them
+/// back (capabilities(7)).
+pub fn set_fs_ids(uid: u32, gid: u32) -> (u32, u32) {
+    // SAFETY: setfsgid(2)/setfsuid(2) take an integer and change only the calling thread's
+    // credentials; no memory of ours is read or written. They cannot fail in a way that needs
+    // errno: they return the previous value either way.
+    let g = unsafe { libc::setfsgid(gid) } as u32;
+    // SAFETY: as above.
+    let u = unsafe { libc::setfsuid(uid) } as u32;
+    (u, g)
+}
+
 /// `reboot(RB_POWER_OFF)` (or `RB_AUTOBOOT` with `restart`). Inside a PID namespace this ends
 /// the namespace: its init is reported as killed by SIGINT (power off) or SIGHUP (restart).
 pub fn reboot(restart: bool) -> io::Error {
@@ -186,6 +200,34 @@ pub fn close_from(first: u32) -> io::Result<()> {
     // leaked with std::mem::forget before this call so nothing closes them twice.
     if unsafe { libc::close_range(first, u32::MAX, 0) } != 0 {
         return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Mark every descriptor from `first` up close-on-exec. A descriptor the caller left open
+/// without the flag must not reach the programs wharf executes (a machine's PID 1, the command
+/// of `wharf shell`): one naming a host file or directory would lead out of the machine.
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    let flag = libc::CLOSE_RANGE_CLOEXEC as libc::c_int;
+    // SAFETY: CLOSE_RANGE_CLOEXEC only sets the close-on-exec flag; nothing is closed, so no
+    // owner of a descriptor is affected.
+    if unsafe { libc::close_range(first, u32::MAX, flag) } == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11: each open descriptor, as /proc/self/fd lists them.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &i32| u32::try_from(fd).is_ok_and(|fd| fd >= first))
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD read and set the descriptor flags only; a descriptor closed
+        // meanwhile (the directory stream's own) gives EBADF, which is ignored.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
     }
     Ok(())
 }
@@ -311,4 +353,30 @@ pub fn set_personality(persona: u32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// The soft and hard limits of resource `resource` (an `RLIMIT_*` number) of process `pid`
+/// (`prlimit(pid, resource, NULL, &old)`: read only). `None` stands for `RLIM_INFINITY`.
+pub fn rlimit_of(pid: u32, resource: u32) -> io::Result<(Option<u64>, Option<u64>)> {
+    let pid = libc::pid_t::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+    let mut old = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit64(2) with a NULL new limit only reads the limits of `pid` into `old`, a
+    // valid, writable `struct rlimit64` that lives for the call; the resource number is checked
+    // by the kernel (EINVAL).
+    let r = unsafe {
+        libc::prlimit64(
+            pid,
+            resource as libc::__rlimit_resource_t,
+            std::ptr::null(),
+            &mut old,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let lim = |v: u64| (v != libc::RLIM64_INFINITY).then_some(v);
+    Ok((lim(old.rlim_cur), lim(old.rlim_max)))
 }

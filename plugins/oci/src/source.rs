@@ -130,7 +130,9 @@ impl TarSource {
         let mut members = HashMap::new();
         let mut archive = tar::Archive::new(&file);
         for entry in archive.entries_with_seek()? {
-            let entry = entry.map_err(|e| bad(format!("{name}: {e}")))?;
+            // The tar crate's message quotes the header bytes (arbitrary, multi-line input):
+            // name the archive instead.
+            let entry = entry.map_err(|_| bad(format!("{name}: not a valid tar archive")))?;
             if members.len() >= MAX_MEMBERS {
                 return Err(bad(format!("{name}: too many members")));
             }

@@ -29,6 +29,8 @@ pub fn convert(
         .read_at(&mut head, 0)
         .map_err(|e| Error::io("read", input, e))?;
     let in_qcow2 = wharf_qcow2::is_qcow2(&head[..n]);
+    // A temporary of an earlier, killed convert to the same output goes first.
+    wharf_core::util::remove_stale_temps(output);
     let tmp = wharf_core::util::temp_beside(output);
     let result = (|| {
         let out = OpenOptions::new()
@@ -37,7 +39,7 @@ pub fn convert(
             .create_new(true)
             .mode(0o644)
             .open(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
+            .map_err(|e| Error::io("create", output, e))?;
         let mut report = |b: u64| progress.advance(b);
         match (in_qcow2, format) {
             (true, Format::Raw) => {

@@ -59,10 +59,10 @@ pub fn unpack_stream(
         count: Arc::clone(&consumed),
     };
     let (head, rest) =
-        wharf_compression::peek(counting, 16).map_err(|e| Error::io("read", root, e))?;
+        wharf_compression::peek(counting, 16).map_err(|e| Error::io("read", "input", e))?;
     let compression = wharf_compression::sniff(&head);
     let decoded = wharf_compression::decoder(compression, Box::new(rest))
-        .map_err(|e| Error::io("start decompression", root, e))?;
+        .map_err(|e| Error::io("start decompression of", "input", e))?;
     let mut reader = ThreadedReader::new(decoded);
     progress.begin(
         &format!("Importing ({})", describe(compression)),

@@ -21,7 +21,10 @@ fn run_args(name: &str, args: Vec<OsString>) -> Result<RunArgs> {
     let mut full: Vec<OsString> = vec!["wharf".into(), "-b".into(), "-M".into(), name.into()];
     full.extend(args);
     let cmd = RunArgs::augment_args(clap::Command::new("wharf"));
-    let mut a = RunArgs::from_arg_matches(&cmd.try_get_matches_from(full)?)?;
+    let m = cmd
+        .try_get_matches_from(full)
+        .map_err(super::run_options_error)?;
+    let mut a = RunArgs::from_arg_matches(&m)?;
     if a.directory.is_some() || a.image.is_some() {
         bail!("start runs images of the store: -D/-i cannot be used");
     }
@@ -149,7 +152,9 @@ pub fn supervise(ctx: &Ctx, name: &str, args: Vec<OsString>) -> Result<()> {
     let _ = rustix::process::setsid();
     let a = run_args(name, args)?;
     let cfg = super::run::config(ctx, a)?;
+    let lock = super::run::lock_image(ctx, Some(name), &cfg)?;
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone());
+    drop(lock);
     ctx.machines.remove_state(name);
     match status {
         Ok(s) => {
@@ -176,6 +181,21 @@ fn leader(s: &State) -> u32 {
     machine::leader_of(s.supervisor).unwrap_or(s.leader)
 }
 
+/// The machine's addresses (`None`: it has no private network, or they cannot be read).
+fn addresses(leader: u32) -> Option<Vec<std::net::IpAddr>> {
+    machine::netinfo::addresses(leader).ok().flatten()
+}
+
+/// The first address for a table cell ("…" when there are more; "-" when none).
+fn address_cell(a: &Option<Vec<std::net::IpAddr>>) -> String {
+    match a.as_deref() {
+        Some([first, rest @ ..]) => {
+            format!("{first}{}", if rest.is_empty() { "" } else { "…" })
+        }
+        _ => "-".into(),
+    }
+}
+
 pub fn list(ctx: &Ctx) -> Result<()> {
     let mut rows = Vec::new();
     for name in ctx.machines.names()? {
@@ -191,9 +211,12 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         let v: Vec<_> = rows
             .iter()
             .map(|s| {
+                let addrs = addresses(leader(s));
                 json!({
                     "name": s.name,
                     "leader": leader(s),
+                    "addresses": addrs.clone().unwrap_or_default(),
+                    "private_network": addrs.is_some(),
                     "supervisor": s.supervisor,
                     "os": machine::os_name(&s.image),
                     "since": s.since,
@@ -206,14 +229,19 @@ pub fn list(ctx: &Ctx) -> Result<()> {
         return Ok(());
     }
     if ctx.legend {
-        println!("{:<20} {:>8} {:<32} SINCE", "MACHINE", "LEADER", "OS");
+        println!(
+            "{:<20} {:>8} {:<32} {:<18} SINCE",
+            "MACHINE", "LEADER", "OS", "ADDRESS"
+        );
     }
     for s in &rows {
+        let lead = leader(s);
         println!(
-            "{:<20} {:>8} {:<32} {}",
+            "{:<20} {:>8} {:<32} {:<18} {}",
             s.name,
-            leader(s),
+            lead,
             machine::os_name(&s.image).unwrap_or_else(|| "-".into()),
+            address_cell(&addresses(lead)),
             crate::format::timestamp(s.since * 1_000_000)
         );
     }
@@ -244,10 +272,13 @@ pub fn status(ctx: &Ctx, name: &str) -> Result<()> {
     let procs = machine::cgroup_procs(&s.cgroup);
     let uptime = now().saturating_sub(s.since);
     let console = machine::console_tail(&s.console_log, 10);
+    let addrs = addresses(lead);
     if ctx.json {
         let v = json!({
             "name": s.name,
             "leader": lead,
+            "addresses": addrs.clone().unwrap_or_default(),
+            "private_network": addrs.is_some(),
             "supervisor": s.supervisor,
             "cgroup": s.cgroup,
             "image": s.image,
@@ -257,6 +288,7 @@ pub fn status(ctx: &Ctx, name: &str) -> Result<()> {
             "processes": procs.iter().map(|p| json!({"pid": p, "command": comm(*p)})).collect::<Vec<_>>(),
             "console": console,
             "console_log": s.console_log,
+            "uid_range": machine::uid_range(lead).map(|(base, count)| json!({"base": base, "count": count})),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -271,6 +303,21 @@ pub fn status(ctx: &Ctx, name: &str) -> Result<()> {
     println!("       Image: {}", s.image.display());
     if let Some(os) = machine::os_name(&s.image) {
         println!("          OS: {os}");
+    }
+    match addrs.as_deref() {
+        Some([first, rest @ ..]) => {
+            println!("     Address: {first}");
+            for a in rest {
+                println!("              {a}");
+            }
+        }
+        _ => println!("     Address: -"),
+    }
+    if let Some((base, count)) = machine::uid_range(lead) {
+        println!(
+            "   UID range: {base}…{} (user namespace, {count} IDs)",
+            u64::from(base) + u64::from(count) - 1
+        );
     }
     println!("      CGroup: {}", s.cgroup.display());
     for p in &procs {
@@ -400,4 +447,22 @@ pub fn login(ctx: &Ctx, name: &str) -> Result<()> {
         bail!("login needs a terminal on stdin and stdout (use shell for commands)");
     }
     shell(ctx, name, None, vec!["login".into()])
+}
+
+pub fn bind(
+    ctx: &Ctx,
+    name: &str,
+    source: std::path::PathBuf,
+    destination: Option<std::path::PathBuf>,
+    read_only: bool,
+    mkdir: bool,
+) -> Result<()> {
+    let s = running(&ctx.machines, name)?;
+    let req = machine::bind::BindRequest {
+        target: destination.unwrap_or_else(|| source.clone()),
+        source,
+        read_only,
+        mkdir,
+    };
+    machine::bind::bind(name, leader(&s), &req)
 }

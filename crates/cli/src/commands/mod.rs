@@ -10,6 +10,7 @@ mod pull;
 mod raw;
 mod run;
 mod tar;
+mod units;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -18,6 +19,14 @@ use anyhow::Result;
 use wharf_core::Store;
 
 use crate::args::{Args, Command};
+
+/// A clap error about run options given to `boot`/`start` as one line (clap renders a usage
+/// block under it).
+pub fn run_options_error(e: clap::Error) -> anyhow::Error {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid run options");
+    anyhow::anyhow!("{}", first.trim_start_matches("error: "))
+}
 
 /// Options every verb sees.
 pub struct Ctx {
@@ -32,6 +41,14 @@ pub struct Ctx {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // Documentation verbs need no store and no signal handling.
+    match &args.command {
+        Command::Completions { shell } => {
+            return crate::docgen::completions(*shell, &mut std::io::stdout().lock())
+        }
+        Command::GenerateMan { dir } => return crate::docgen::man_pages(dir),
+        _ => {}
+    }
     let registry = crate::plugins::registry();
     let store = match &args.image_root {
         Some(root) => Store::at(root.clone(), registry),
@@ -74,6 +91,8 @@ pub fn run(args: Args) -> Result<()> {
             args,
         } => machines::start(&ctx, &name, timeout, args),
         Command::Supervise { name, args } => machines::supervise(&ctx, &name, args),
+        // Handled above.
+        Command::Completions { .. } | Command::GenerateMan { .. } => Ok(()),
         Command::List => machines::list(&ctx),
         Command::Login { name } => machines::login(&ctx, &name),
         Command::CopyTo {
@@ -86,6 +105,15 @@ pub fn run(args: Args) -> Result<()> {
             source,
             destination,
         } => machines::copy(&ctx, &name, false, &source, destination.as_deref()),
+        Command::Bind {
+            name,
+            source,
+            destination,
+            read_only,
+            mkdir,
+        } => machines::bind(&ctx, &name, source, destination, read_only, mkdir),
+        Command::Enable { names, root } => units::enable(&ctx, &names, root),
+        Command::Disable { names, root } => units::disable(&ctx, &names, root),
         Command::Shell {
             name,
             user,
@@ -113,7 +141,8 @@ pub fn run(args: Args) -> Result<()> {
             }
             use clap::{Args as _, FromArgMatches as _};
             let cmd = crate::args::RunArgs::augment_args(clap::Command::new("wharf"));
-            let a = crate::args::RunArgs::from_arg_matches(&cmd.try_get_matches_from(full)?)?;
+            let m = cmd.try_get_matches_from(full).map_err(run_options_error)?;
+            let a = crate::args::RunArgs::from_arg_matches(&m)?;
             run::run(&ctx, a)
         }
         Command::ImportTar {

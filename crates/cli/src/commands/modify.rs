@@ -22,8 +22,17 @@ pub fn clone(ctx: &Ctx, src: &str, dst: &str, read_only: bool) -> Result<()> {
             "clone of {src} to {dst} interrupted; nothing was created"
         ));
     }
-    result?;
+    result.map_err(|e| io_context(e, || format!("cannot clone {src} to {dst}")))?;
     Ok(())
+}
+
+/// I/O failures (a full disk, a read error) get the verb and its operands in front; the store's
+/// own errors ("image x is busy") already name what they concern.
+fn io_context(e: wharf_core::Error, what: impl FnOnce() -> String) -> anyhow::Error {
+    match e.kind() {
+        wharf_core::ErrorKind::Io => anyhow::Error::new(e).context(what()),
+        _ => e.into(),
+    }
 }
 
 pub fn import_fs(
@@ -59,7 +68,7 @@ pub fn import_fs(
             dir.display()
         ));
     }
-    result?;
+    result.map_err(|e| io_context(e, || format!("cannot import {}", dir.display())))?;
     Ok(())
 }
 

@@ -168,8 +168,7 @@ pub fn pull_oci(
     cache_dir: Option<PathBuf>,
     target: Target,
 ) -> Result<()> {
-    let r = Reference::parse(reference)
-        .map_err(|e| anyhow!("invalid image reference {reference:?}: {}", e.message()))?;
+    let r = Reference::parse(reference).map_err(|e| anyhow!("{}", e.message()))?;
     let name = match name {
         Some(n) => n.to_string(),
         None => r
@@ -232,8 +231,7 @@ pub fn pull_oci(
 }
 
 pub fn push(ctx: &Ctx, name: &str, reference: &str, insecure: bool, format: &str) -> Result<()> {
-    let r = Reference::parse(reference)
-        .map_err(|e| anyhow!("invalid image reference {reference:?}: {}", e.message()))?;
+    let r = Reference::parse(reference).map_err(|e| anyhow!("{}", e.message()))?;
     if r.digest.is_some() {
         bail!("push needs a tag, not a digest: {reference}");
     }

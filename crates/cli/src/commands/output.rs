@@ -41,19 +41,21 @@ pub fn with_output<T>(
             Ok(t)
         }
         Some(path) => with_file(Path::new(path), |tmp| {
-            let f =
-                File::create(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+            // Named for the user's path: the temporary beside it is an implementation detail.
+            let f = File::create(tmp).with_context(|| format!("cannot create {path}"))?;
             write(Box::new(io::BufWriter::with_capacity(1 << 20, f)))
         }),
     }
 }
 
 /// Run `fill` on a temporary path beside `path`, then move it into place (or remove it).
+/// Temporaries left beside `path` by killed earlier runs are removed first.
 pub fn with_file<T>(path: &Path, fill: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    wharf_core::util::remove_stale_temps(path);
     let tmp = temp_beside(path);
     let result = fill(&tmp).and_then(|t| {
         File::open(&tmp)?.sync_all()?;
-        fs::rename(&tmp, path)?;
+        fs::rename(&tmp, path).with_context(|| format!("cannot create {}", path.display()))?;
         Ok(t)
     });
     if result.is_err() {

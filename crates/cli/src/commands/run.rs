@@ -4,12 +4,14 @@
 use std::os::unix::fs::PermissionsExt;
 
 use anyhow::{bail, Context, Result};
+use wharf_core::store::{ImageLock, LockMode};
 use wharf_core::ImageType;
 use wharf_launcher::caps::{parse_list, CapOptions};
 use wharf_launcher::limits::{self, ProcessLimits};
 use wharf_launcher::network::{AddressMode, Network, NetworkSpec, PortForward, VethExtra};
 use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::settings::{self, Given, SettingsMode};
+use wharf_launcher::userns::{Ownership, PrivateUsers};
 use wharf_launcher::{
     parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot, Overlay,
     ResolvConf, StartMode, Timezone, Tmpfs, Volatile,
@@ -19,12 +21,39 @@ use super::Ctx;
 use crate::args::RunArgs;
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
+    let name = a.machine.clone();
     let cfg = config(ctx, a)?;
     for w in wharf_launcher::warnings(&cfg) {
         eprintln!("wharf: warning: {w}");
     }
+    let lock = lock_image(ctx, name.as_deref(), &cfg)?;
     let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
+    drop(lock);
     std::process::exit(status);
+}
+
+/// While a machine runs from store image `name` (`-M`), hold the image's lock as nspawn does:
+/// exclusive when the machine can write to it, shared when it cannot (read-only, `-x`,
+/// `--volatile=`). So `remove`, `rename`, `import … --force` and a second writable run of the
+/// same image fail as busy instead of pulling the tree from under a running machine.
+pub fn lock_image(ctx: &Ctx, name: Option<&str>, cfg: &Config) -> Result<Option<ImageLock>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let img = ctx.store.find(name)?;
+    let writes = !cfg.read_only && !cfg.ephemeral && cfg.volatile == Volatile::No;
+    let mode = if writes {
+        LockMode::Exclusive
+    } else {
+        LockMode::Shared
+    };
+    match ctx.store.lock_name(&img.name, Some(&img), mode) {
+        Ok(l) => Ok(Some(l)),
+        Err(wharf_core::Error::Busy(_)) => bail!(
+            "image {name} is in use (a machine runs from it, or another operation holds it); use -x or --read-only to run a second copy"
+        ),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The launcher configuration for `a`.
@@ -143,6 +172,15 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         syscall_filter.add(f)?;
     }
     let network = network_options(&a)?;
+    let private_users = match a.private_users.as_deref() {
+        Some(p) => PrivateUsers::parse(p)?,
+        None if a.u => PrivateUsers::Pick,
+        None => PrivateUsers::No,
+    };
+    let private_users_ownership = match a.private_users_ownership.as_deref() {
+        Some(o) => Some(Ownership::parse(o)?),
+        None => a.u.then_some(Ownership::Auto),
+    };
     let mut cfg = Config {
         root,
         machine,
@@ -171,6 +209,8 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         inaccessible,
         caps,
         network,
+        private_users,
+        private_users_ownership,
         syscall_filter,
         no_new_privileges: a.no_new_privileges.unwrap_or(false),
         properties: a
@@ -246,6 +286,8 @@ fn given(a: &RunArgs) -> Given {
         link_journal: a.link_journal.is_some() || a.j,
         read_only: a.read_only,
         volatile: a.volatile.is_some(),
+        private_users: a.u || a.private_users.is_some(),
+        private_users_ownership: a.u || a.private_users_ownership.is_some(),
         custom_mounts: !a.bind.is_empty()
             || !a.bind_ro.is_empty()
             || !a.tmpfs.is_empty()

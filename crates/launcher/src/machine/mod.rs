@@ -12,9 +12,13 @@
 //! An entry whose lock is free or whose supervisor PID now names another process (start time
 //! differs) is stale: [`Registry::check`] reports it as gone and cleans it up.
 
+pub mod bind;
 pub mod copy;
+pub mod copytree;
+pub mod netinfo;
 mod proc;
 pub mod shell;
+pub mod unit;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -27,7 +31,7 @@ use wharf_sys::lock::{try_lock, LockKind};
 
 pub use proc::{
     cgroup_procs, console_tail, kill_cgroup, leader_of, machine_cgroup, os_name, remove_cgroup,
-    start_time,
+    start_time, uid_range,
 };
 
 /// Where state lives unless `--state-dir`/`$WHARF_STATE_DIR` says otherwise.

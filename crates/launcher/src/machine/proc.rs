@@ -7,6 +7,31 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+/// The UID range of process `pid`'s user namespace as (base, count) from its `uid_map` (the
+/// mapping of UID 0), `None` for the host's (`0 0 4294967295`) or when unreadable.
+pub fn uid_range(pid: u32) -> Option<(u32, u32)> {
+    let map = fs::read_to_string(format!("/proc/{pid}/uid_map")).ok()?;
+    parse_uid_map(&map)
+}
+
+fn parse_uid_map(map: &str) -> Option<(u32, u32)> {
+    let mut f = map.lines().next()?.split_whitespace();
+    let (inside, base, count) = (f.next()?, f.next()?, f.next()?);
+    let (base, count): (u32, u32) = (base.parse().ok()?, count.parse().ok()?);
+    (inside == "0" && !(base == 0 && count == u32::MAX)).then_some((base, count))
+}
+
+#[cfg(test)]
+#[test]
+fn uid_maps() {
+    assert_eq!(parse_uid_map("         0          0 4294967295\n"), None);
+    assert_eq!(
+        parse_uid_map("         0 1384120320      65536\n"),
+        Some((1384120320, 65536))
+    );
+    assert_eq!(parse_uid_map(""), None);
+}
+
 /// A process's start time (clock ticks since boot, /proc/PID/stat field 22), `None` when there
 /// is no such process.
 pub fn start_time(pid: u32) -> Option<u64> {

@@ -38,6 +38,16 @@ const NAMESPACES: [(&str, libc::c_int); 5] = [
     ("mnt", libc::CLONE_NEWNS),
 ];
 
+/// Whether `ns` (an open /proc/PID/ns/NAME) is our own namespace of that kind.
+fn same_namespace(ns: &File, name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ours = std::fs::metadata(format!("/proc/self/ns/{name}"));
+    match (ns.metadata(), ours) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// A field of /proc/PID/status (`CapBnd:`, `NoNewPrivs:`).
 fn status_field(status: &str, key: &str) -> Option<String> {
     status
@@ -68,15 +78,25 @@ pub fn run(leader: u32, req: &ShellRequest) -> Result<i32> {
     let cg_procs = unified
         .join(cg_rel.trim_start_matches('/'))
         .join("cgroup.procs");
+    // A machine with a user namespace: that one first (it owns the others, and joining it gives
+    // the shell the machine root's capabilities there, never the host's). Namespaces the
+    // machine shares with us (the host network) are not joined: a process of the machine's
+    // user namespace could not join them.
     let mut fds = Vec::new();
-    for (name, flag) in NAMESPACES {
+    for (name, flag) in std::iter::once(("user", libc::CLONE_NEWUSER)).chain(NAMESPACES) {
         let p = proc_dir.join("ns").join(name);
         let f = File::open(&p).with_context(|| format!("open {}", p.display()))?;
+        if same_namespace(&f, name) {
+            continue;
+        }
         fds.push((f, flag, name));
     }
     let pid_ns = File::open(proc_dir.join("ns/pid")).context("open the PID namespace")?;
     let root = File::open(proc_dir.join("root")).context("open the machine's root")?;
     let last_cap = wharf_sys::caps::last_cap().context("read cap_last_cap")?;
+    // The machine's PID 1 resource limits, as its own processes inherit them.
+    let rlimits =
+        crate::limits::rlimits_of(leader).context("read the machine's resource limits")?;
     let filter = seccomp::program(seccomp::Abi::native(), bounding, &req.syscall_filter);
 
     let chan = if req.pty {
@@ -101,6 +121,7 @@ pub fn run(leader: u32, req: &ShellRequest) -> Result<i32> {
                 last_cap,
                 &filter,
                 nnp,
+                &rlimits,
                 chan.as_ref(),
             );
             eprintln!("wharf: shell: {e:#}");
@@ -176,6 +197,7 @@ fn child(
     last_cap: u32,
     filter: &[seccomp::SockFilter],
     nnp: bool,
+    rlimits: &[crate::limits::Rlimit1],
     chan: Option<&std::os::fd::OwnedFd>,
 ) -> Result<std::convert::Infallible> {
     // "0": the writing process itself.
@@ -186,6 +208,8 @@ fn child(
     }
     rustix::process::fchdir(root.as_fd()).context("enter the machine's root")?;
     ns::chroot_here().context("chroot into the machine's root")?;
+    // With CAP_SYS_RESOURCE still held: hard limits may be raised to the machine's.
+    crate::limits::apply_rlimits(rlimits)?;
     // The user, from the machine's own databases (read inside its root).
     let read = |p: &str| -> String {
         std::fs::read(p)

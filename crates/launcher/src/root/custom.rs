@@ -82,9 +82,19 @@ fn make_overlay(o: &Overlay, root: &Path) -> Result<OwnedFd> {
 }
 
 /// Capture bind sources and build overlays; `root` is the machine's root before `pivot_root`.
-pub(crate) fn capture(cfg: &Config, root: &Path) -> Result<Captured> {
+/// `idmapped`: the sources of the `idmap` binds, in order, made by wharf (user namespaces).
+pub(crate) fn capture(cfg: &Config, root: &Path, idmapped: Vec<OwnedFd>) -> Result<Captured> {
     let mut binds = Vec::new();
+    let mut idmapped = idmapped.into_iter();
     for b in &cfg.binds {
+        if b.idmap {
+            binds.push(
+                idmapped
+                    .next()
+                    .context("an idmapped bind source is missing")?,
+            );
+            continue;
+        }
         let tree = m::clone_tree(&b.src, b.recursive)
             .with_context(|| format!("open {}", b.src.display()))?;
         if b.read_only {

@@ -25,11 +25,20 @@ fn mkdir(p: &Path) -> Result<()> {
 }
 
 /// Prepare the root mount and return its path (a mount point, ready for `pivot_root`).
-pub(crate) fn enter(cfg: &Config, plan: &ChildPlan) -> Result<PathBuf> {
+/// `tree`: the root as a detached (idmapped) mount tree made by wharf, attached instead of a
+/// bind mount (user namespaces, docs/launcher.md).
+pub(crate) fn enter(
+    cfg: &Config,
+    plan: &ChildPlan,
+    tree: Option<std::os::fd::OwnedFd>,
+) -> Result<PathBuf> {
     let root = &cfg.root;
     match cfg.volatile {
         Volatile::No | Volatile::State => {
-            m::bind(root, root, true).context("bind the image root")?;
+            match tree {
+                Some(t) => m::attach_tree(&t, root).context("attach the idmapped image root")?,
+                None => m::bind(root, root, true).context("bind the image root")?,
+            }
             if cfg.read_only || cfg.volatile == Volatile::State {
                 mountapi::set_read_only_recursive(root).context("make the image root read-only")?;
             }
@@ -38,7 +47,13 @@ pub(crate) fn enter(cfg: &Config, plan: &ChildPlan) -> Result<PathBuf> {
                 if !var.is_dir() {
                     bail!("--volatile=state needs a /var directory in the image");
                 }
-                m::mount_fs("tmpfs", &var, TMPFS, "mode=0755").context("mount a tmpfs on /var")?;
+                // In a user namespace: owned by its root (the options count in its IDs).
+                let opts = if cfg.private_users.enabled() {
+                    "mode=0755,uid=0,gid=0"
+                } else {
+                    "mode=0755"
+                };
+                m::mount_fs("tmpfs", &var, TMPFS, opts).context("mount a tmpfs on /var")?;
             }
             Ok(root.clone())
         }

@@ -44,6 +44,9 @@ pub(crate) struct Stage {
     mounted: Option<PathBuf>,
     loops: Vec<LoopDevice>,
     snapshot: Option<ephemeral::Snapshot>,
+    /// The root already shows the image owned by the user namespace's range (idmapped overlay
+    /// lowers): no idmapping or chown is needed on top.
+    pub premapped: bool,
 }
 
 impl Drop for Stage {
@@ -69,8 +72,13 @@ fn mkdir(p: &Path) -> Result<()> {
 }
 
 impl Stage {
-    pub(crate) fn new(cfg: &Config) -> Result<Stage> {
+    /// `userns`: with `-x` and an idmapping ownership, a user namespace with the machine's
+    /// maps: an overlay's lower layers are then idmapped mounts of the image (overlayfs itself
+    /// refuses idmapping), so the overlay shows the image owned by the range; see
+    /// [`Stage::premapped`].
+    pub(crate) fn new(cfg: &Config, userns: Option<&std::os::fd::OwnedFd>) -> Result<Stage> {
         let mut stage = Stage {
+            premapped: false,
             cfg: cfg.clone(),
             plan: ChildPlan {
                 layers: Vec::new(),
@@ -131,7 +139,22 @@ impl Stage {
                 let work = dir.join(format!("ephemeral/{i}/work"));
                 mkdir(&upper)?;
                 mkdir(&work)?;
-                let tree = mountapi::overlay(&[src], Some((&upper, &work)), false)
+                let lower = match userns {
+                    Some(ns) => {
+                        let lower = dir.join(format!("ephemeral/{i}/lower"));
+                        mkdir(&lower)?;
+                        let t = m::clone_tree(src, false)
+                            .with_context(|| format!("open {}", src.display()))?;
+                        mountapi::set_tree_idmap(t.as_fd(), ns.as_fd())
+                            .with_context(|| format!("idmap {}", src.display()))?;
+                        m::attach_tree(&t, &lower)
+                            .with_context(|| format!("attach {}", lower.display()))?;
+                        stage.premapped = true;
+                        lower
+                    }
+                    None => src.clone(),
+                };
+                let tree = mountapi::overlay(&[&lower], Some((&upper, &work)), false)
                     .with_context(|| format!("overlay on {}", src.display()))?;
                 m::attach_tree(&tree, &target)
                     .with_context(|| format!("mount the overlay on /{}", mp.display()))?;

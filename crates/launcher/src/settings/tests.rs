@@ -120,8 +120,46 @@ fn unsupported_keys_warn() {
         Given::default(),
         SettingsMode::Trusted,
     );
-    assert_eq!(w.len(), 2, "{w:?}");
+    assert_eq!(w.len(), 1, "{w:?}");
     assert!(w.iter().all(|l| l.contains("not supported yet")));
+}
+
+#[test]
+fn private_users_keys() {
+    use crate::userns::{Ownership, PrivateUsers};
+    let (cfg, w) = applied(
+        "[Exec]\nPrivateUsers=pick\n[Files]\nPrivateUsersOwnership=chown\n",
+        Given::default(),
+        SettingsMode::Trusted,
+    );
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(cfg.private_users, PrivateUsers::Pick);
+    assert_eq!(cfg.private_users_ownership, Some(Ownership::Chown));
+    let (cfg, _) = applied(
+        "[Exec]\nPrivateUsers=1048576:1000\n[Files]\nPrivateUsersChown=yes\n",
+        Given::default(),
+        SettingsMode::Trusted,
+    );
+    assert_eq!(
+        cfg.private_users,
+        PrivateUsers::Fixed {
+            base: 1048576,
+            count: 1000
+        }
+    );
+    assert_eq!(cfg.private_users_ownership, Some(Ownership::Chown));
+    // The command line wins.
+    let (cfg, _) = applied(
+        "[Exec]\nPrivateUsers=identity\n[Files]\nPrivateUsersOwnership=map\n",
+        Given {
+            private_users: true,
+            private_users_ownership: true,
+            ..Given::default()
+        },
+        SettingsMode::Trusted,
+    );
+    assert_eq!(cfg.private_users, PrivateUsers::No);
+    assert_eq!(cfg.private_users_ownership, None);
 }
 
 #[test]
