@@ -511,3 +511,78 @@ fn ports_follow_an_address_the_machine_gets_later() {
     assert_eq!(r.wait(LIMIT), Some(0));
     assert!(!ns.ruleset().contains("wharf-"), "{}", ns.ruleset());
 }
+
+#[test]
+fn veth_extra_pairs_live_with_the_machine_and_are_swept_after_a_kill() {
+    let s = store_named("nlvx");
+    let ns = HostNs::new();
+    let shared = tempfile::tempdir().unwrap();
+    let share = format!("--bind={}:/shared", shared.path().display());
+    let script = "ip -o link show up > /shared/links.tmp; ip -o -4 addr > /shared/addrs; \
+                  mv /shared/links.tmp /shared/links; \
+                  while [ ! -e /shared/stop ]; do sleep 0.1; done";
+    let mut c = ns.wharf(
+        &s,
+        "nlvx",
+        &[
+            "--network-veth-extra=vx0:eth1",
+            "--network-veth-extra=vx1",
+            &share,
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    c.stdout(Stdio::null());
+    let mut r = Running::spawn(c);
+    wait_for_file(&shared.path().join("links"), LIMIT, &mut r);
+    // Inside: both machine sides up, no host0 (no -n), no addresses on them.
+    let inside = std::fs::read_to_string(shared.path().join("links")).unwrap();
+    for l in ["eth1@", "vx1@"] {
+        assert!(inside.contains(&format!(": {l}")), "{inside}");
+    }
+    assert!(!inside.contains("host0"), "{inside}");
+    let addrs = std::fs::read_to_string(shared.path().join("addrs")).unwrap();
+    assert!(!addrs.contains("eth1") && !addrs.contains("vx1"), "{addrs}");
+    // The host: both host sides, veth, up, no addresses.
+    for l in ["vx0", "vx1"] {
+        let o = ns.ok(&["ip", "-o", "-d", "link", "show", "up", "dev", l]);
+        assert!(o.contains("veth"), "{l}: {o}");
+        assert_eq!(ns.ok(&["ip", "-o", "-4", "addr", "show", "dev", l]), "");
+    }
+    std::fs::write(shared.path().join("stop"), "").unwrap();
+    assert_eq!(r.wait(LIMIT), Some(0));
+    let links = ns.links();
+    assert!(!links.iter().any(|l| l == "vx0" || l == "vx1"), "{links:?}");
+    assert!(!Path::new("/run/wharf/net/machines/nlvx.json").exists());
+
+    // A SIGKILLed wharf: the pairs stay until the next start sweeps them.
+    std::fs::remove_file(shared.path().join("links")).unwrap();
+    std::fs::remove_file(shared.path().join("stop")).unwrap();
+    let mut c = ns.wharf(
+        &s,
+        "nlvx",
+        &["--network-veth-extra=vx0:eth1", &share, "sh", "-c", script],
+    );
+    c.stdout(Stdio::null());
+    let mut r = Running::spawn(c);
+    wait_for_file(&shared.path().join("links"), LIMIT, &mut r);
+    assert!(ns.links().iter().any(|l| l == "vx0"), "{:?}", ns.links());
+    r.signal(Signal::KILL);
+    r.wait(LIMIT);
+    std::fs::write(shared.path().join("stop"), "").unwrap();
+    let (code, out, err) = ns.run(&s, "nlvx", &["-n", "true"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let links = ns.links();
+    assert!(!links.iter().any(|l| l == "vx0"), "{links:?}");
+    assert!(!links.iter().any(|l| l.starts_with("ve-")), "{links:?}");
+    assert!(!Path::new("/run/wharf/net/machines/nlvx.json").exists());
+    // Bad names: one line, nothing started.
+    let (code, _, err) = ns.run(&s, "nlvx", &["--network-veth-extra=a/b", "true"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--network-veth-extra=a/b") && err.contains("contains '/'"),
+        "{err}"
+    );
+}

@@ -158,17 +158,13 @@ fn parse_error_names_file_and_line_and_unknown_keys_warn() {
     );
     assert!(!r.stderr.contains("panicked"), "{r:?}");
 
-    fs::write(
-        &file,
-        "[Exec]\nNoSuchKey=1\n[Network]\nVirtualEthernetExtra=vex0\n",
-    )
-    .unwrap();
+    fs::write(&file, "[Exec]\nNoSuchKey=1\nSuppressSync=yes\n").unwrap();
     let r = ok_with(&s, "deb", &["--settings=trusted", "true"]);
     let w = warnings(&r);
     assert_eq!(w.len(), 2, "{r:?}");
     assert!(w[0].contains(&format!("{}:2:", file.display())), "{w:?}");
     assert!(
-        w[1].contains("VirtualEthernetExtra=") && w[1].contains("not supported yet"),
+        w[1].contains("SuppressSync=") && w[1].contains("not supported yet"),
         "{w:?}"
     );
 }

@@ -677,6 +677,10 @@ pub struct RunArgs {
     /// An ipvlan iv-IF on host interface IF, inside the machine
     #[arg(long, value_name = "IF")]
     pub network_ipvlan: Vec<String>,
+    /// An extra veth pair: HOSTIF on the host, MACHINEIF (default HOSTIF) in the machine, both
+    /// up, no addresses (implies --private-network)
+    #[arg(long, value_name = "HOSTIF[:MACHINEIF]")]
+    pub network_veth_extra: Vec<String>,
     /// Join this network namespace (e.g. /run/netns/NAME) instead of making one
     #[arg(long, value_name = "PATH")]
     pub network_namespace_path: Option<PathBuf>,

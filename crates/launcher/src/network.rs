@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-pub use wharf_net::{AddressMode, MachineNetwork, NetContext, NetworkSpec, PortForward};
+pub use wharf_net::{AddressMode, MachineNetwork, NetContext, NetworkSpec, PortForward, VethExtra};
 
 /// `CAP_NET_ADMIN`, kept with a private network (as nspawn).
 pub const CAP_NET_ADMIN: u32 = 12;
@@ -16,7 +16,8 @@ pub const CAP_NET_ADMIN: u32 = 12;
 pub struct Network {
     /// A new network namespace (`--private-network`, implied by every link option).
     pub private: bool,
-    /// The links wharf-net makes (`-n`, bridge, zone, interfaces, macvlan, ipvlan, ports).
+    /// The links wharf-net makes (`-n`, bridge, zone, interfaces, macvlan, ipvlan, extra veth
+    /// pairs, ports).
     pub spec: NetworkSpec,
     /// `--network-namespace-path=`: join this namespace instead (host links untouched).
     pub namespace_path: Option<PathBuf>,
@@ -32,6 +33,7 @@ impl Network {
             || !s.interfaces.is_empty()
             || !s.macvlan.is_empty()
             || !s.ipvlan.is_empty()
+            || !s.veth_extra.is_empty()
             || !s.ports.is_empty()
             || s.masquerade
     }
@@ -113,6 +115,7 @@ mod tests {
         assert!(net(|n| n.private = true).new_netns());
         assert!(net(|n| n.spec.zone = Some("lab".into())).new_netns());
         assert!(net(|n| n.spec.macvlan = vec!["eth0".into()]).new_netns());
+        assert!(net(|n| n.spec.veth_extra = vec!["vx0:eth1".parse().unwrap()]).new_netns());
         assert!(!net(|n| n.namespace_path = Some("/run/netns/x".into())).new_netns());
     }
 

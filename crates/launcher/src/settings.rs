@@ -485,10 +485,9 @@ fn unsupported(s: &Settings, warns: &mut Vec<String>) {
     not_yet("BindUserShell", s.bind_user_shell.is_some());
 }
 
-/// The seam for `[Network]`: wharf has no network setup yet, so every key set gives a warning
-/// and the machine shares the host's network (as without the keys). The networking work maps
-/// them onto `Config` here.
-pub fn apply_network(cfg: &mut Config, s: &Settings, warns: &mut Vec<String>) -> Result<()> {
+/// The `[Network]` keys onto `Config` (as the matching `wharf run` options; every link key
+/// implies a private network). `_warns` is kept for keys that may need a warning again.
+pub fn apply_network(cfg: &mut Config, s: &Settings, _warns: &mut Vec<String>) -> Result<()> {
     use wharf_nspawn_settings::Protocol;
     let n = &mut cfg.network;
     if s.private == Some(true) {
@@ -500,10 +499,11 @@ pub fn apply_network(cfg: &mut Config, s: &Settings, warns: &mut Vec<String>) ->
     if s.virtual_ethernet == Some(true) {
         n.spec.veth = true;
     }
-    if !s.virtual_ethernet_extra.is_empty() {
-        warns.push(
-            "ignoring VirtualEthernetExtra= from the settings file: not supported yet".into(),
-        );
+    for x in &s.virtual_ethernet_extra {
+        let v: crate::network::VethExtra = x
+            .parse()
+            .map_err(|e| anyhow::anyhow!("VirtualEthernetExtra={x}: {e}"))?;
+        n.spec.veth_extra.push(v);
     }
     n.spec.interfaces.extend(s.interface.iter().cloned());
     n.spec.macvlan.extend(s.macvlan.iter().cloned());
@@ -530,7 +530,8 @@ pub fn apply_network(cfg: &mut Config, s: &Settings, warns: &mut Vec<String>) ->
         || n.spec.zone.is_some()
         || !n.spec.interfaces.is_empty()
         || !n.spec.macvlan.is_empty()
-        || !n.spec.ipvlan.is_empty();
+        || !n.spec.ipvlan.is_empty()
+        || !n.spec.veth_extra.is_empty();
     if links {
         n.private = true;
     }

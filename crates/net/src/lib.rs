@@ -21,5 +21,5 @@ pub mod state;
 pub mod sysctl;
 
 pub use error::{Error, Result};
-pub use machine::{AddressMode, MachineNetwork, NetContext, NetworkSpec};
+pub use machine::{AddressMode, MachineNetwork, NetContext, NetworkSpec, VethExtra};
 pub use nft::{PortForward, Proto};

@@ -49,6 +49,40 @@ impl std::str::FromStr for AddressMode {
     }
 }
 
+/// One `--network-veth-extra=HOSTIF[:MACHINEIF]` (`[Network] VirtualEthernetExtra=`): a veth
+/// pair with `host` in the host's namespace and `machine` (default: the same name) in the
+/// machine's. Both sides are brought up; no addresses are assigned (as nspawn).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VethExtra {
+    pub host: String,
+    pub machine: String,
+}
+
+impl std::str::FromStr for VethExtra {
+    type Err = Error;
+
+    /// `HOSTIF[:MACHINEIF]`; both must be valid interface names.
+    fn from_str(s: &str) -> Result<Self> {
+        let (host, machine) = s.split_once(':').unwrap_or((s, s));
+        check_ifname("veth-extra host interface", host)?;
+        check_ifname("veth-extra machine interface", machine)?;
+        Ok(VethExtra {
+            host: host.into(),
+            machine: machine.into(),
+        })
+    }
+}
+
+impl std::fmt::Display for VethExtra {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host == self.machine {
+            f.write_str(&self.host)
+        } else {
+            write!(f, "{}:{}", self.host, self.machine)
+        }
+    }
+}
+
 /// What a machine's private network consists of: the `[Network]` settings of nspawn.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetworkSpec {
@@ -64,6 +98,8 @@ pub struct NetworkSpec {
     pub macvlan: Vec<String>,
     /// `--network-ipvlan=IF`: an ipvlan `iv-IF` on IF inside the machine.
     pub ipvlan: Vec<String>,
+    /// `--network-veth-extra=HOST[:MACHINE]`: additional veth pairs, no addresses.
+    pub veth_extra: Vec<VethExtra>,
     /// `-p/--port=`: forwarded ports (need a known machine address).
     pub ports: Vec<PortForward>,
     /// `--network-address=`.
@@ -99,6 +135,35 @@ impl NetworkSpec {
             .chain(&self.ipvlan)
         {
             check_ifname("network interface", i)?;
+        }
+        // names the extra pairs may not take: the machine's other links
+        let mut hosts: Vec<String> = Vec::new();
+        let mut inside: Vec<String> = vec!["lo".into()];
+        if self.has_veth() {
+            inside.push("host0".into());
+        }
+        inside.extend(self.macvlan.iter().map(|i| names::vlan_link_name("mv-", i)));
+        inside.extend(self.ipvlan.iter().map(|i| names::vlan_link_name("iv-", i)));
+        inside.extend(self.interfaces.iter().cloned());
+        for x in &self.veth_extra {
+            check_ifname("veth-extra host interface", &x.host)?;
+            check_ifname("veth-extra machine interface", &x.machine)?;
+            if hosts.contains(&x.host) {
+                return Err(Error::invalid(
+                    "veth-extra host interface",
+                    &x.host,
+                    "given twice",
+                ));
+            }
+            if inside.contains(&x.machine) {
+                return Err(Error::invalid(
+                    "veth-extra machine interface",
+                    &x.machine,
+                    "already the name of another link in the machine",
+                ));
+            }
+            hosts.push(x.host.clone());
+            inside.push(x.machine.clone());
         }
         if matches!(self.address, AddressMode::Static(_))
             && (!self.has_veth() || self.bridge.is_some() || self.zone.is_some())

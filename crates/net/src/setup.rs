@@ -171,6 +171,34 @@ pub(crate) fn build(
         }
     }
 
+    for (i, x) in spec.veth_extra.iter().enumerate() {
+        let hmac = mac::generate(&host_id, &machine, &mac::VETH_EXTRA_HOST_KEY, i as u64);
+        let pmac = mac::generate(&host_id, &machine, &mac::VETH_EXTRA_MACHINE_KEY, i as u64);
+        nl(
+            || {
+                format!(
+                    "create veth {} <-> {} (--network-veth-extra)",
+                    x.host, x.machine
+                )
+            },
+            host.create_veth(&x.host, hmac, &x.machine, pmac, netns.as_fd()),
+        )?;
+        // Recorded only once created: a failure above (e.g. the host already has a link of
+        // that name) must not make the teardown delete somebody else's link.
+        st.veth_extra.push(x.host.clone());
+        dir.write(st)?;
+        let hi = nl(|| format!("find {}", x.host), host.index(&x.host))?;
+        nl(|| format!("set {} up", x.host), host.set_up(hi))?;
+        let mi = nl(
+            || format!("find {} in the machine", x.machine),
+            inside.index(&x.machine),
+        )?;
+        nl(
+            || format!("set {} up in the machine", x.machine),
+            inside.set_up(mi),
+        )?;
+    }
+
     for (i, iface) in spec.macvlan.iter().enumerate() {
         let name = names::vlan_link_name("mv-", iface);
         let parent = nl(|| format!("find {iface}"), host.index(iface))?;
@@ -282,6 +310,9 @@ pub(crate) fn cleanup_state(
             if let Some(ve) = &s.host_ifname {
                 keep(remove_link_by_name(&mut host, ve, |r, i| r.delete_link(i)));
             }
+            for ve in &s.veth_extra {
+                keep(remove_veth_by_name(&mut host, ve));
+            }
             if let Some(zone) = &s.zone {
                 keep(remove_zone_if_empty(&mut host, zone));
             }
@@ -306,6 +337,17 @@ fn remove_link_by_name(
             Err(e) if e.raw_os_error() == Some(19) => Ok(()),
             x => x.map_err(|e| Error::netlink(format!("remove {name}"), e)),
         },
+        Err(e) => Err(Error::netlink(format!("find {name}"), e)),
+    }
+}
+
+/// Deletes the host side of an extra veth pair (and so its peer), if it is still a veth: the
+/// name is the user's, and a stale record must not take down another kind of link that got
+/// the name since.
+fn remove_veth_by_name(host: &mut Rtnl, name: &str) -> Result<()> {
+    match host.link(name) {
+        Ok(Some(l)) if l.kind.as_deref() != Some("veth") => Ok(()),
+        Ok(_) => remove_link_by_name(host, name, |r, i| r.delete_link(i)),
         Err(e) => Err(Error::netlink(format!("find {name}"), e)),
     }
 }

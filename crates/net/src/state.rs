@@ -39,6 +39,10 @@ pub struct MachineState {
     pub moved_interfaces: Vec<String>,
     /// macvlan/ipvlan links created inside the machine.
     pub vlan_links: Vec<String>,
+    /// Host sides of the extra veth pairs (`--network-veth-extra`), recorded once created (so
+    /// a host link of the same name that made the creation fail is never deleted).
+    #[serde(default)]
+    pub veth_extra: Vec<String>,
     pub ports: Vec<PortForward>,
     pub masquerade: bool,
     /// nftables table (`ip wharf-NAME`), when one was (or will be) written.

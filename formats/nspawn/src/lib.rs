@@ -12,7 +12,8 @@
 //! - Lines whose first non-blank character is `#` or `;` are comments, also between continued
 //!   lines. A line ending in an odd number of backslashes continues on the next line (the
 //!   backslash becomes a space); an empty line ends the continuation.
-//! - Whitespace around the key and the value is trimmed. A line without `=`, an empty key and
+//! - Whitespace (space, tab, CR, LF: systemd's `WHITESPACE`, not other Unicode spaces) around
+//!   the key and the value is trimmed. A line without `=`, an empty key and
 //!   an assignment before any section give a warning (systemd ignores them too); a malformed
 //!   section header is an error (systemd refuses the whole file).
 //! - List keys accumulate over repeated lines and an empty assignment (`Bind=`) empties the

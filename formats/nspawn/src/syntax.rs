@@ -1,5 +1,6 @@
 //! The line syntax of systemd's `config_parse()`: sections, comments, continuations, `KEY=VALUE`.
 
+use crate::words::WHITESPACE;
 use crate::{ParseError, Warning, MAX_INPUT};
 
 /// The sections systemd-nspawn knows.
@@ -48,7 +49,7 @@ fn physical_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn is_comment(line: &str) -> bool {
-    line.trim_start().starts_with(['#', ';'])
+    line.trim_start_matches(WHITESPACE).starts_with(['#', ';'])
 }
 
 /// Logical lines with their starting line numbers: comments dropped, continuations joined.
@@ -105,7 +106,8 @@ pub(crate) fn assignments(
     // None before the first section; Some(None) inside a section that is skipped.
     let mut section: Option<Option<Section>> = None;
     for (line, content) in logical_lines(text) {
-        let l = content.trim();
+        // systemd strips its WHITESPACE only: a vertical tab or no-break space is content
+        let l = content.trim_matches(WHITESPACE);
         if l.is_empty() {
             continue;
         }
@@ -144,7 +146,7 @@ pub(crate) fn assignments(
             });
             continue;
         };
-        let key = key.trim_end();
+        let key = key.trim_end_matches(WHITESPACE);
         if key.is_empty() {
             warnings.push(Warning {
                 line,
@@ -160,7 +162,7 @@ pub(crate) fn assignments(
             line,
             section,
             key: key.to_string(),
-            value: value.trim_start().to_string(),
+            value: value.trim_start_matches(WHITESPACE).to_string(),
         });
     }
     Ok(out)

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::words::{escape_colons, quote_word};
+use crate::words::{escape_colons, quote_word, WHITESPACE};
 use crate::{BindSpec, PrivateUsers, Protocol, Settings};
 
 struct Out {
@@ -12,7 +12,13 @@ struct Out {
 
 impl Out {
     fn line(&mut self, key: &str, value: &str) {
-        let _ = writeln!(self.section, "{key}={value}");
+        // A raw value ending in an odd number of backslashes was read from a line where
+        // whitespace followed them; written bare, that backslash would continue the line into
+        // the next one. A trailing space keeps it a plain backslash, as in the file it came
+        // from (the parser trims it again).
+        let trailing = value.len() - value.trim_end_matches('\\').len();
+        let pad = if trailing % 2 == 1 { " " } else { "" };
+        let _ = writeln!(self.section, "{key}={value}{pad}");
     }
     fn opt(&mut self, key: &str, value: &Option<String>) {
         if let Some(v) = value {
@@ -67,7 +73,17 @@ fn bind(b: &BindSpec) -> String {
         s.push(':');
         s.push_str(&b.options.join(","));
     }
+    keep_final_whitespace(&mut s);
     s
+}
+
+/// An escaped space or tab at the very end of a value would be stripped off its line by the
+/// parser, leaving a dangling backslash: an empty field after it (`PATH\ :`, which the parser
+/// reads as absent) keeps it inside the value.
+fn keep_final_whitespace(v: &mut String) {
+    if v.ends_with(WHITESPACE) {
+        v.push(':');
+    }
 }
 
 /// A `~` applies to a whole line, so each run of deny entries and each run of allow entries
@@ -200,6 +216,8 @@ pub(crate) fn to_text(s: &Settings) -> String {
         if let Some(opts) = opts {
             v.push(':');
             v.push_str(opts);
+        } else {
+            keep_final_whitespace(&mut v);
         }
         o.line("TemporaryFileSystem", &v);
     }

@@ -11,7 +11,8 @@
 //! `extract_first_word(…, ":", EXTRACT_DONT_COALESCE_SEPARATORS)`: there a backslash escapes the
 //! next character, so `\:` embeds a colon and `\\` a backslash.
 
-const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
+/// systemd's `WHITESPACE`: what `strstrip()` and word splitting treat as blank.
+pub(crate) const WHITESPACE: &[char] = &[' ', '\t', '\n', '\r'];
 
 /// Split a value into words like systemd's `config_parse_strv()` (see the module docs).
 pub fn split_words(s: &str) -> Result<Vec<String>, String> {

@@ -327,9 +327,68 @@ fn fuzz_seeds_parse_and_round_trip() {
     for seed in [
         &include_bytes!("../fuzz/seeds/debian")[..],
         &include_bytes!("../fuzz/seeds/quoting")[..],
+        &include_bytes!("../fuzz/seeds/regress-backslash-at-line-end")[..],
+        &include_bytes!("../fuzz/seeds/regress-space-at-path-end")[..],
+        &include_bytes!("../fuzz/seeds/regress-vtab-at-path-end")[..],
+        &include_bytes!("../fuzz/seeds/regress-vtab-at-env-end")[..],
     ] {
         let (s, _) = parse(seed).unwrap();
         assert_ne!(s, Settings::default());
         assert_eq!(reparse(&s), s);
     }
+}
+
+/// Found by the fuzzer (2026-11-29): a raw value whose last character is a backslash that was
+/// followed by whitespace in the file. `to_text` wrote it at the end of a line, where it
+/// continued into the next line, so the settings changed on the round trip.
+#[test]
+fn raw_value_ending_in_a_backslash_round_trips() {
+    let input = "[Files]\nTemporaryFileSystem=/var/tmp:size=1M,x\\   \nBind=/a\n\
+                 Inaccessible=/b\\\\\\ \t\n";
+    let (s, _) = parse(input.as_bytes()).unwrap();
+    assert_eq!(
+        s.temporary_file_system,
+        vec![("/var/tmp".to_string(), Some("size=1M,x\\".to_string()))]
+    );
+    assert_eq!(s.inaccessible, vec!["/b\\\\\\".to_string()]);
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap();
+    assert_eq!(again, s, "{text}");
+    assert_eq!(again.to_text(), text);
+    // the fuzzer's input itself
+    let crash = "#[Execd=ab\n[Files]\nBind=/a\\:\\c:/b\\d\nVerts\n\
+                 TemporaryFileSystem=/var/tmp:size:  x -c \"echo \\      \nKi  \"x\\\"\" rnet=ye ";
+    let (s, _) = parse(crash.as_bytes()).unwrap();
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap();
+    assert_eq!(again, s, "{text}");
+}
+
+/// Found by the fuzzer (2026-11-29): a path ending in whitespace (`Bind=/a :` has the source
+/// "/a ") was written as `Bind=/a\ `, whose escaped space the parser trimmed off the line,
+/// leaving a trailing backslash that it refused.
+#[test]
+fn path_ending_in_whitespace_round_trips() {
+    let input = "[Files]\nBind=/a :\nBindReadOnly=/b:/c\t:\nTemporaryFileSystem=/t\\  :\n\
+                 Bind=/a?n/sh -c \"V\\\";ab\" 'a :\n";
+    let (s, _) = parse(input.as_bytes()).unwrap();
+    assert_eq!(s.bind[0].source, "/a ");
+    assert_eq!(s.bind_read_only[0].dest, "/c\t");
+    assert_eq!(s.temporary_file_system[0].0, "/t  ");
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(again, s, "{text}");
+    assert_eq!(again.to_text(), text);
+    // Only systemd's WHITESPACE (space, tab, CR, LF) is stripped from lines: a vertical tab or
+    // a no-break space at the end of a line is part of the value, as for nspawn.
+    let input = "[Files]\nBind=/a\\ b\u{b}\u{b}\nBindReadOnly=/c\u{a0}\n\
+                 [Exec]\nEnvironment=A=x\u{b}\n";
+    let (s, _) = parse(input.as_bytes()).unwrap();
+    assert_eq!(s.bind[0].source, "/a b\u{b}\u{b}");
+    assert_eq!(s.bind_read_only[0].source, "/c\u{a0}");
+    assert_eq!(s.environment, vec![("A".to_string(), "x\u{b}".to_string())]);
+    let text = s.to_text();
+    let (again, _) = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(again, s, "{text}");
+    assert_eq!(again.to_text(), text);
 }

@@ -8,7 +8,7 @@ use wharf_core::store::{ImageLock, LockMode};
 use wharf_core::ImageType;
 use wharf_launcher::caps::{parse_list, CapOptions};
 use wharf_launcher::limits::{self, ProcessLimits};
-use wharf_launcher::network::{AddressMode, Network, NetworkSpec, PortForward};
+use wharf_launcher::network::{AddressMode, Network, NetworkSpec, PortForward, VethExtra};
 use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::settings::{self, Given, SettingsMode};
 use wharf_launcher::userns::{Ownership, PrivateUsers};
@@ -301,6 +301,7 @@ fn given(a: &RunArgs) -> Given {
             || !a.network_interface.is_empty()
             || !a.network_macvlan.is_empty()
             || !a.network_ipvlan.is_empty()
+            || !a.network_veth_extra.is_empty()
             || a.network_namespace_path.is_some()
             || !a.port.is_empty(),
     }
@@ -316,6 +317,14 @@ fn network_options(a: &RunArgs) -> Result<Network> {
                 .with_context(|| format!("invalid --port={p}"))
         })
         .collect::<Result<Vec<_>>>()?;
+    let veth_extra = a
+        .network_veth_extra
+        .iter()
+        .map(|x| {
+            x.parse::<VethExtra>()
+                .with_context(|| format!("invalid --network-veth-extra={x}"))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let address = match &a.network_address {
         Some(s) => s
             .parse::<AddressMode>()
@@ -329,6 +338,7 @@ fn network_options(a: &RunArgs) -> Result<Network> {
         interfaces: a.network_interface.clone(),
         macvlan: a.network_macvlan.clone(),
         ipvlan: a.network_ipvlan.clone(),
+        veth_extra,
         ports,
         address,
         masquerade: a.network_masquerade,

@@ -186,6 +186,25 @@ fn network_keys_become_network_options() {
 }
 
 #[test]
+fn virtual_ethernet_extra_implies_a_private_network() {
+    let (cfg, w) = applied(
+        "[Network]\nVirtualEthernetExtra=vx0:eth1\nVirtualEthernetExtra=vx1\n",
+        Given::default(),
+        SettingsMode::Trusted,
+    );
+    assert!(w.is_empty(), "{w:?}");
+    assert!(cfg.network.private && !cfg.network.spec.veth);
+    let x: Vec<String> = cfg
+        .network
+        .spec
+        .veth_extra
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+    assert_eq!(x, ["vx0:eth1", "vx1"]);
+}
+
+#[test]
 fn untrusted_file_loses_privileged_keys_with_warnings() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
