@@ -318,6 +318,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-zone -d 'Att
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-interface -d 'Move a host interface into the machine (back when it stops)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-macvlan -d 'A macvlan mv-IF on host interface IF, inside the machine' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-ipvlan -d 'An ipvlan iv-IF on host interface IF, inside the machine' -r
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-veth-extra -d 'An extra veth pair: HOSTIF on the host, MACHINEIF (default HOSTIF) in the machine, both up, no addresses (implies --private-network)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-namespace-path -d 'Join this network namespace (e.g. /run/netns/NAME) instead of making one' -r -F
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s p -l port -d 'Forward a host port to the machine: [tcp|udp:]HOST[:MACHINE] (needs a veth link)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l network-address -d 'Addresses of the veth pair: auto (wharf picks them), none (DHCP from the host\'s network manager), or HOST/PREFIX,MACHINE (default: none when systemd-networkd runs on the host, else auto)' -r
