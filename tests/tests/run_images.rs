@@ -366,7 +366,7 @@ fn ephemeral_on_btrfs_is_a_snapshot_and_residue_is_removed() {
     };
 
     // While it runs: a snapshot beside the image, named after the machine.
-    let mut r = spawn("echo x > /etc/ephemeral; hostname > /out/name; exec sleep 1000");
+    let mut r = spawn("echo x > /etc/ephemeral; hostname > /out/name.tmp; mv /out/name.tmp /out/name; exec sleep 1000");
     wait_for_file(&out.join("name"), Duration::from_secs(60), &mut r);
     let name = fs::read_to_string(out.join("name")).unwrap();
     let snaps = snapshots();
@@ -383,7 +383,7 @@ fn ephemeral_on_btrfs_is_a_snapshot_and_residue_is_removed() {
 
     // kill -9: the snapshot stays behind; the next ephemeral run removes it.
     fs::remove_file(out.join("name")).unwrap();
-    let mut r = spawn("hostname > /out/name; exec sleep 1000");
+    let mut r = spawn("hostname > /out/name.tmp; mv /out/name.tmp /out/name; exec sleep 1000");
     wait_for_file(&out.join("name"), Duration::from_secs(60), &mut r);
     r.signal(rustix::process::Signal::KILL);
     r.wait(Duration::from_secs(10));
@@ -392,9 +392,9 @@ fn ephemeral_on_btrfs_is_a_snapshot_and_residue_is_removed() {
     assert!(snapshots().is_empty(), "{:?}", temporaries(&s.root));
 
     // … and so does `wharf clean`, which leaves a running machine's snapshot alone.
-    let mut live = spawn("hostname > /out/live; exec sleep 1000");
+    let mut live = spawn("hostname > /out/live.tmp; mv /out/live.tmp /out/live; exec sleep 1000");
     wait_for_file(&out.join("live"), Duration::from_secs(60), &mut live);
-    let mut dead = spawn("hostname > /out/dead; exec sleep 1000");
+    let mut dead = spawn("hostname > /out/dead.tmp; mv /out/dead.tmp /out/dead; exec sleep 1000");
     wait_for_file(&out.join("dead"), Duration::from_secs(60), &mut dead);
     dead.signal(rustix::process::Signal::KILL);
     dead.wait(Duration::from_secs(10));

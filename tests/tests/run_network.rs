@@ -335,7 +335,7 @@ fn two_machines_on_one_zone_reach_each_other() {
             &share,
             "sh",
             "-c",
-            "ip -o -4 addr show host0 > /shared/addr; exec listen 7003 hi-from-nlz1",
+            "ip -o -4 addr show host0 > /shared/addr.tmp; mv /shared/addr.tmp /shared/addr; exec listen 7003 hi-from-nlz1",
         ],
     );
     c.stdout(Stdio::null());
