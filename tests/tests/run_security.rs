@@ -490,8 +490,13 @@ fn stale_cgroup_of_a_killed_wharf_is_removed() {
 #[test]
 fn same_machine_twice_gets_two_cgroups() {
     let s = store_named("sec-twice");
-    let first = start_sleeping(&s, "sec-twice", &[]);
-    let r = run_in(&s, "sec-twice", &["cat", "/proc/self/cgroup"]);
+    // Read-only both times: a writable run locks its image exclusively (as nspawn's).
+    let first = start_sleeping(&s, "sec-twice", &["--read-only"]);
+    let r = run_in(
+        &s,
+        "sec-twice",
+        &["--read-only", "cat", "/proc/self/cgroup"],
+    );
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(v2_dir("sec-twice").exists());
     stop(first);
