@@ -199,16 +199,7 @@ impl MachineCgroup {
                 format!("{base}-{n}")
             };
             let path = Path::new(LOCK_DIR).join(format!("{leaf}.lock"));
-            let f = fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)
-                .with_context(|| format!("open {}", path.display()))?;
-            let fd = OwnedFd::from(f);
-            if try_lock(fd.as_fd(), LockKind::Exclusive)
-                .with_context(|| format!("lock {}", path.display()))?
-            {
+            if let Some(fd) = lock_exclusive(&path)? {
                 taken = Some((leaf, fd));
                 break;
             }
@@ -551,6 +542,22 @@ pub fn mount_in_container() -> Result<()> {
         "",
     )
     .context("mount cgroup2 on /sys/fs/cgroup")
+}
+
+/// Create (if needed) and lock `path` exclusively without waiting: the descriptor holds the lock
+/// (an OFD lock: released when it closes, also when wharf is killed); `None` when another
+/// process holds it.
+pub(crate) fn lock_exclusive(path: &Path) -> Result<Option<OwnedFd>> {
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("open {}", path.display()))?;
+    let fd = OwnedFd::from(f);
+    let got = try_lock(fd.as_fd(), LockKind::Exclusive)
+        .with_context(|| format!("lock {}", path.display()))?;
+    Ok(got.then_some(fd))
 }
 
 #[cfg(test)]

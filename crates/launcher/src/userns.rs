@@ -15,7 +15,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use wharf_sys::lock::{try_lock, LockKind};
 
 /// The lowest base `pick` uses (nspawn's `CONTAINER_UID_BASE_MIN`).
 pub const RANGE_MIN: u32 = 0x0008_0000;
@@ -222,16 +221,7 @@ pub fn pick_in(
             continue;
         }
         let path = lock_dir.join(format!("{base:08x}.lock"));
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("open {}", path.display()))?;
-        let fd = OwnedFd::from(f);
-        if try_lock(fd.as_fd(), LockKind::Exclusive)
-            .with_context(|| format!("lock {}", path.display()))?
-        {
+        if let Some(fd) = crate::cgroup::lock_exclusive(&path)? {
             return Ok(Claim {
                 range: Range {
                     base,
