@@ -315,61 +315,51 @@ impl Rtnl {
 
     /// Every IPv4 address of the namespace.
     pub fn addresses(&mut self) -> io::Result<Vec<Addr4>> {
+        Ok(self
+            .dump_addresses(AddressFamily::Inet)?
+            .into_iter()
+            .filter_map(|(index, addr, prefix)| match addr {
+                IpAddr::V4(addr) => Some(Addr4 {
+                    index,
+                    addr,
+                    prefix,
+                }),
+                IpAddr::V6(_) => None,
+            })
+            .collect())
+    }
+
+    /// Every address of the namespace, IPv4 and IPv6, with its link index and prefix length.
+    pub fn ip_addresses(&mut self) -> io::Result<Vec<(u32, IpAddr, u8)>> {
+        let mut out = self.dump_addresses(AddressFamily::Inet)?;
+        out.extend(self.dump_addresses(AddressFamily::Inet6)?);
+        Ok(out)
+    }
+
+    /// The addresses of one family as (link index, address, prefix length).
+    fn dump_addresses(&mut self, family: AddressFamily) -> io::Result<Vec<(u32, IpAddr, u8)>> {
         let mut req = AddressMessage::default();
-        req.header.family = AddressFamily::Inet;
+        req.header.family = family;
         let replies = self.request(RouteNetlinkMessage::GetAddress(req), NLM_F_DUMP)?;
         let mut out = Vec::new();
         for r in replies {
             let RouteNetlinkMessage::NewAddress(m) = r else {
                 continue;
             };
+            // IFA_LOCAL is the interface's own address on point-to-point links (IFA_ADDRESS the
+            // peer's); IPv6 reports IFA_ADDRESS only.
             let local = m.attributes.iter().find_map(|a| match a {
-                AddressAttribute::Local(IpAddr::V4(a)) => Some(*a),
+                AddressAttribute::Local(a) => Some(*a),
                 _ => None,
             });
             let addr = local.or_else(|| {
                 m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Address(IpAddr::V4(a)) => Some(*a),
+                    AddressAttribute::Address(a) => Some(*a),
                     _ => None,
                 })
             });
             if let Some(addr) = addr {
-                out.push(Addr4 {
-                    index: m.header.index,
-                    addr,
-                    prefix: m.header.prefix_len,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every address of the namespace, IPv4 and IPv6, with its link index and prefix length.
-    pub fn ip_addresses(&mut self) -> io::Result<Vec<(u32, IpAddr, u8)>> {
-        let mut out = Vec::new();
-        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
-            let mut req = AddressMessage::default();
-            req.header.family = family;
-            let replies = self.request(RouteNetlinkMessage::GetAddress(req), NLM_F_DUMP)?;
-            for r in replies {
-                let RouteNetlinkMessage::NewAddress(m) = r else {
-                    continue;
-                };
-                // IFA_LOCAL is the interface's own address on point-to-point links (IFA_ADDRESS
-                // the peer's); IPv6 reports IFA_ADDRESS only.
-                let local = m.attributes.iter().find_map(|a| match a {
-                    AddressAttribute::Local(a) => Some(*a),
-                    _ => None,
-                });
-                let addr = local.or_else(|| {
-                    m.attributes.iter().find_map(|a| match a {
-                        AddressAttribute::Address(a) => Some(*a),
-                        _ => None,
-                    })
-                });
-                if let Some(addr) = addr {
-                    out.push((m.header.index, addr, m.header.prefix_len));
-                }
+                out.push((m.header.index, addr, m.header.prefix_len));
             }
         }
         Ok(out)
