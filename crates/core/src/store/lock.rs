@@ -78,11 +78,17 @@ pub(crate) fn local_lock_path(dir: &Path, file_name: &str) -> PathBuf {
 }
 
 /// Try to lock `path` (creating it); `Ok(None)` when another holder conflicts.
+///
+/// A holder releasing a shared lock upgrades it to exclusive for a moment before it unlinks the
+/// file (see `Drop for ImageLock`), so a conflict may be that release rather than a real holder.
+/// A conflict is therefore retried with a short backoff (at most about 60 ms in all) and reported
+/// only when it persists; a file unlinked or replaced meanwhile is reopened at once.
 pub(crate) fn lock_file(path: &Path, mode: Mode) -> io::Result<Option<File>> {
     let kind = match mode {
         Mode::Shared => LockKind::Shared,
         Mode::Exclusive => LockKind::Exclusive,
     };
+    let mut backoff = std::time::Duration::from_millis(1);
     for _ in 0..64 {
         let file = OpenOptions::new()
             .read(true)
@@ -92,19 +98,34 @@ pub(crate) fn lock_file(path: &Path, mode: Mode) -> io::Result<Option<File>> {
             .mode(0o600)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(path)?;
-        if !try_lock(file.as_fd(), kind)? {
+        let locked = try_lock(file.as_fd(), kind)?;
+        // The previous holder may have unlinked the file between our open and our lock.
+        if !names_inode(path, &file)? {
+            continue;
+        }
+        if locked {
+            return Ok(Some(file));
+        }
+        if backoff > RELEASE_GRACE {
             return Ok(None);
         }
-        // The previous holder may have unlinked the file between our open and our lock.
-        let ours = file.metadata()?;
-        match fs::symlink_metadata(path) {
-            Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => return Ok(Some(file)),
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        }
+        std::thread::sleep(backoff);
+        backoff *= 2;
     }
     Err(io::Error::other("lock file keeps being replaced"))
+}
+
+/// The longest single wait for a conflicting holder that may be releasing its lock.
+const RELEASE_GRACE: std::time::Duration = std::time::Duration::from_millis(32);
+
+/// Whether `path` still names the inode `file` was opened from.
+fn names_inode(path: &Path, file: &File) -> io::Result<bool> {
+    let ours = file.metadata()?;
+    match fs::symlink_metadata(path) {
+        Ok(now) => Ok(now.dev() == ours.dev() && now.ino() == ours.ino()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +155,23 @@ mod tests {
         drop(a);
         drop(b);
         assert!(ImageLock::acquire("img", &[p], Mode::Exclusive).is_ok());
+    }
+
+    #[test]
+    fn a_shared_lock_being_released_is_not_a_conflict() {
+        // A releasing shared holder briefly holds the file exclusively, then unlinks it.
+        let d = tempfile::tempdir().unwrap();
+        let p = local_lock_path(d.path(), "img");
+        let releasing = lock_file(&p, Mode::Exclusive).unwrap().unwrap();
+        let path = p.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            fs::remove_file(&path).unwrap();
+            drop(releasing);
+        });
+        let got = ImageLock::acquire("img", std::slice::from_ref(&p), Mode::Shared);
+        t.join().unwrap();
+        assert!(got.is_ok(), "{got:?}");
     }
 
     #[test]
