@@ -1666,7 +1666,7 @@ _wharf() {
             return 0
             ;;
         wharf__subcmd__run)
-            opts="-D -i -M -E -x -b -a -u -P -j -U -n -p -q -h -V --directory --image --machine --hostname --setenv --chdir --read-only --bind --bind-ro --tmpfs --ephemeral --volatile --overlay --overlay-ro --inaccessible --boot --as-pid2 --uid --user --machine-id --uuid --kill-signal --on-reboot --console --pipe --notify-ready --resolv-conf --timezone --link-journal --capability --drop-capability --system-call-filter --property --rlimit --oom-score-adjust --cpu-affinity --personality --no-new-privileges --private-users --private-users-ownership --settings --private-network --network-veth --network-bridge --network-zone --network-interface --network-macvlan --network-ipvlan --network-veth-extra --network-namespace-path --port --network-address --network-masquerade --image-root --json --quiet --no-legend --state-dir --help --version"
+            opts="-D -i -M -E -x -b -a -u -P -j -U -n -p -q -h -V --directory --image --machine --hostname --setenv --chdir --read-only --bind --bind-ro --tmpfs --ephemeral --volatile --overlay --overlay-ro --inaccessible --boot --as-pid2 --uid --user --machine-id --uuid --kill-signal --on-reboot --console --pipe --notify-ready --register --keep-unit --resolv-conf --timezone --link-journal --capability --drop-capability --system-call-filter --property --rlimit --oom-score-adjust --cpu-affinity --personality --no-new-privileges --private-users --private-users-ownership --settings --private-network --network-veth --network-bridge --network-zone --network-interface --network-macvlan --network-ipvlan --network-veth-extra --network-namespace-path --port --network-address --network-masquerade --image-root --json --quiet --no-legend --state-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1773,6 +1773,10 @@ _wharf() {
                     return 0
                     ;;
                 --notify-ready)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --register)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

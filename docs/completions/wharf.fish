@@ -298,6 +298,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand run" -l kill-signal -d 'Sign
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l on-reboot -d 'What a reboot inside the machine does: restart it, or exit with status 133' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l console -d 'Console: interactive, read-only, passive, pipe or autopipe (default: autopipe = interactive on a terminal, pipe otherwise)' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l notify-ready -d 'Report readiness to the service manager only when the machine does (yes), or at once (no)' -r
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l register -d 'Register the machine with systemd-machined: auto (when it is reachable on the system bus; a refusal is a warning), yes (a failure is an error) or no' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l resolv-conf -d '/etc/resolv.conf handling: off, copy-host, copy-static, copy-uplink, copy-stub, replace-*, bind-*, delete, auto' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l timezone -d '/etc/localtime handling: off, copy, bind, symlink, delete, auto' -r
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l link-journal -d 'Journal linking: no, host, try-host, guest, try-guest, auto' -r
@@ -329,6 +330,7 @@ complete -c wharf -n "__fish_wharf_using_subcommand run" -s x -l ephemeral -d 'R
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s b -l boot -d 'Boot the image\'s init system (/usr/lib/systemd/systemd, /lib/systemd/systemd or /sbin/init) as PID 1; the command line becomes its arguments'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s a -l as-pid2 -d 'Run a stub init as PID 1 and the command as PID 2'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s P -l pipe -d 'Same as --console=pipe'
+complete -c wharf -n "__fish_wharf_using_subcommand run" -l keep-unit -d 'Put the machine below wharf\'s own cgroup (the unit\'s, which must delegate its subtree, e.g. wharf@.service) instead of a cgroup of its own making'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s j -d 'Same as --link-journal=try-guest'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -s U -d 'Same as --private-users=pick --private-users-ownership=auto (either option, given too, wins)'
 complete -c wharf -n "__fish_wharf_using_subcommand run" -l private-network -d 'Give the machine its own network namespace (only `lo` unless links are asked for)'

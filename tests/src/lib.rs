@@ -11,6 +11,7 @@ pub mod gpg;
 pub mod hostile;
 pub mod http_server;
 pub mod machine;
+pub mod machined;
 pub mod oci;
 pub mod oci_layout;
 pub mod registry;
@@ -41,6 +42,11 @@ pub fn wharf_bin() -> PathBuf {
 pub fn wharf(root: &Path) -> Command {
     let mut c = Command::new(wharf_bin());
     c.env("WHARF_IMAGE_ROOT", root).env_remove("RUST_BACKTRACE");
+    // Machines run in the foreground get state entries: beside the store, never in
+    // /run/wharf/machines.
+    if let Some(parent) = root.parent() {
+        c.env("WHARF_STATE_DIR", parent.join("machine-state"));
+    }
     c
 }
 

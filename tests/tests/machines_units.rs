@@ -40,7 +40,10 @@ fn enable_verify_disable() {
     let template = dir.join("wharf@.service");
     let text = std::fs::read_to_string(&template).unwrap();
     let exe = wharf_bin().canonicalize().unwrap();
-    let exec = format!("ExecStart={} run -b -M %i --on-reboot=exit", exe.display());
+    let exec = format!(
+        "ExecStart={} run -b -M %i --keep-unit --on-reboot=exit",
+        exe.display()
+    );
     assert!(text.contains(&exec), "{text}");
     for line in [
         "KillMode=mixed",

@@ -594,6 +594,14 @@ pub struct RunArgs {
     /// Report readiness to the service manager only when the machine does (yes), or at once (no)
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, action = clap::ArgAction::Set)]
     pub notify_ready: Option<bool>,
+    /// Register the machine with systemd-machined: auto (when it is reachable on the system
+    /// bus; a refusal is a warning), yes (a failure is an error) or no
+    #[arg(long, value_name = "yes|no|auto", default_value = "auto")]
+    pub register: String,
+    /// Put the machine below wharf's own cgroup (the unit's, which must delegate its subtree,
+    /// e.g. wharf@.service) instead of a cgroup of its own making
+    #[arg(long)]
+    pub keep_unit: bool,
     /// /etc/resolv.conf handling: off, copy-host, copy-static, copy-uplink, copy-stub,
     /// replace-*, bind-*, delete, auto
     #[arg(long, value_name = "MODE")]

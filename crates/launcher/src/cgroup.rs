@@ -47,6 +47,10 @@ pub struct Layout {
     pub v1: Vec<(&'static str, PathBuf, PathBuf)>,
     /// The host runs systemd: machines go below `machine.slice`.
     pub systemd: bool,
+    /// `--keep-unit`: wharf's own cgroup2 directory (relative to the root), the cgroup of a
+    /// unit that delegates its subtree; the machine goes to `<own>/payload` and wharf moves
+    /// itself to `<own>/supervisor` (cgroup2 allows no processes beside child cgroups).
+    pub keep_unit: Option<PathBuf>,
 }
 
 impl Layout {
@@ -114,12 +118,40 @@ impl Layout {
             unified,
             v1,
             systemd,
+            keep_unit: None,
         })
+    }
+
+    /// This layout with `--keep-unit`: the machine below the caller's own cgroup2 directory.
+    pub fn keeping_unit(self) -> Result<Layout> {
+        let own = fs::read_to_string("/proc/self/cgroup").context("read /proc/self/cgroup")?;
+        self.keeping_unit_of(&own)
+    }
+
+    /// [`Layout::keeping_unit`] for a /proc/self/cgroup text.
+    pub fn keeping_unit_of(mut self, self_cgroup: &str) -> Result<Layout> {
+        let own = self_cgroup
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .context("--keep-unit: wharf is in no cgroup2 cgroup")?;
+        let rel = PathBuf::from(own.trim_start_matches('/'));
+        if rel.as_os_str().is_empty() {
+            bail!("--keep-unit: wharf runs in the root cgroup, not in a unit's delegated cgroup");
+        }
+        // A restart of wharf inside the same unit finds itself in `supervisor` already.
+        let rel = match rel.file_name() {
+            Some(n) if n == "supervisor" => rel.parent().map(Path::to_path_buf).unwrap_or(rel),
+            _ => rel,
+        };
+        self.keep_unit = Some(rel);
+        Ok(self)
     }
 
     /// The machine's cgroup2 directory below the hierarchy root, for leaf name `leaf`.
     pub fn v2_relative(&self, leaf: &str) -> PathBuf {
-        if self.systemd {
+        if let Some(own) = &self.keep_unit {
+            own.join("payload")
+        } else if self.systemd {
             PathBuf::from(format!("machine.slice/wharf-{leaf}.scope"))
         } else {
             Path::new("wharf").join(leaf)
@@ -250,14 +282,26 @@ impl MachineCgroup {
     /// Make the directories (cgroup2 levels with their controllers enabled, the v1 ones).
     fn make(&self) -> Result<()> {
         let layout = &self.layout;
-        // cgroup2: every level below the root, with the controllers the hierarchy offers
-        // enabled for the level below.
-        let rel = layout.v2_relative(&self.leaf);
-        let mut dir = layout.unified.clone();
-        for part in rel.iter() {
-            enable_controllers(&dir)?;
-            dir.push(part);
-            mkdir(&dir)?;
+        if let Some(own) = &layout.keep_unit {
+            // The unit's cgroup is ours below its own level: wharf moves into `supervisor`,
+            // then the controllers can be enabled for `payload`.
+            let own = layout.unified.join(own);
+            let sup = own.join("supervisor");
+            mkdir(&sup)?;
+            write(&sup.join("cgroup.procs"), &std::process::id().to_string())
+                .context("--keep-unit: move wharf into its unit's supervisor cgroup")?;
+            enable_controllers(&own)?;
+            mkdir(&self.v2)?;
+        } else {
+            // cgroup2: every level below the root, with the controllers the hierarchy offers
+            // enabled for the level below.
+            let rel = layout.v2_relative(&self.leaf);
+            let mut dir = layout.unified.clone();
+            for part in rel.iter() {
+                enable_controllers(&dir)?;
+                dir.push(part);
+                mkdir(&dir)?;
+            }
         }
         for (_, d) in &self.v1 {
             fs::create_dir_all(d).with_context(|| format!("create cgroup {}", d.display()))?;
@@ -649,6 +693,7 @@ mod tests {
                 unified: v2.to_path_buf(),
                 v1: Vec::new(),
                 systemd: false,
+                keep_unit: None,
             },
             req: Request::default(),
         }
@@ -703,6 +748,33 @@ mod tests {
         );
         let e = cg.apply_property(Property::TasksMax(Some(5))).unwrap_err();
         assert!(e.to_string().contains("pids controller"), "{e}");
+    }
+
+    #[test]
+    fn keep_unit_places_the_machine_below_the_callers_cgroup() {
+        let base = Layout {
+            unified: "/sys/fs/cgroup".into(),
+            v1: Vec::new(),
+            systemd: true,
+            keep_unit: None,
+        };
+        let unit = "0::/machine.slice/wharf@deb.service\n";
+        let l = base.clone().keeping_unit_of(unit).unwrap();
+        assert_eq!(
+            l.v2_relative("deb"),
+            Path::new("machine.slice/wharf@deb.service/payload")
+        );
+        // wharf restarted inside the unit already sits in `supervisor`.
+        let again = "0::/machine.slice/wharf@deb.service/supervisor\n";
+        assert_eq!(base.clone().keeping_unit_of(again).unwrap(), l);
+        // Hybrid: the named v1 lines do not count.
+        let hybrid = "1:name=systemd:/x.service\n0::/system.slice/x.service\n";
+        assert_eq!(
+            base.clone().keeping_unit_of(hybrid).unwrap().keep_unit,
+            Some(PathBuf::from("system.slice/x.service"))
+        );
+        assert!(base.clone().keeping_unit_of("0::/\n").is_err());
+        assert!(base.keeping_unit_of("4:memory:/x\n").is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod console;
 pub mod devices;
 mod etc;
 mod exec;
+pub mod hostbus;
 mod identity;
 mod init;
 pub mod limits;
@@ -46,7 +47,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use wharf_sys::ns::{self, Forked, Namespaces};
-use wharf_sys::process::{self, Exit};
+use wharf_sys::process::{self, Exit, Pid};
 
 pub use console::ConsoleMode;
 pub use etc::{LinkJournal, ResolvConf, Timezone};
@@ -208,6 +209,35 @@ pub struct Config {
     pub private_users: userns::PrivateUsers,
     /// `--private-users-ownership=` (`None`: nspawn's default for the mode).
     pub private_users_ownership: Option<userns::Ownership>,
+    // --- Host integration (hostbus/) ---
+    /// `--register=`: registration with systemd-machined.
+    pub register: hostbus::machined::Register,
+    /// `--keep-unit`: the machine's cgroup goes below wharf's own (the cgroup of a unit with
+    /// `Delegate=yes`, such as `wharf@.service`) instead of one of wharf's making.
+    pub keep_unit: bool,
+    /// Told about problems that do not stop the machine (a refused registration), one line
+    /// each.
+    pub warn: Option<fn(&str)>,
+    /// Called on every start once PID 1 sits in its cgroup, before it goes on.
+    pub on_start: StartHook,
+}
+
+/// A callback with PID 1 (host PID) and the machine's cgroup2 directory: how `wharf run`
+/// records a machine in the state directory so that `wharf list` shows it.
+#[derive(Clone, Default)]
+pub struct StartHook(pub Option<Arc<StartFn>>);
+
+/// What a [`StartHook`] calls: (PID 1, the cgroup2 directory).
+pub type StartFn = dyn Fn(u32, &Path) + Send + Sync;
+
+impl std::fmt::Debug for StartHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "StartHook(set)"
+        } else {
+            "StartHook(none)"
+        })
+    }
 }
 
 impl Config {
@@ -418,7 +448,10 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
     let cfg = &stage.cfg;
     let mut prep = prepare(cfg)?;
     prep.root = stage.plan.clone();
-    let layout = cgroup::Layout::detect()?;
+    let mut layout = cgroup::Layout::detect()?;
+    if cfg.keep_unit {
+        layout = layout.keeping_unit()?;
+    }
     // Named (and locked) once per run; a restart gets a fresh cgroup of the same name.
     let mut cg = cgroup::MachineCgroup::create(
         &layout,
@@ -542,6 +575,18 @@ fn start_once(
             return Err(e);
         }
     };
+    // With machined, before PID 1 goes on (as nspawn registers before its child runs).
+    let registration = match register(cfg, prep, pid, net.as_ref(), cg) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = process::kill(pid, libc::SIGKILL);
+            let _ = process::wait_pid(pid);
+            return Err(e);
+        }
+    };
+    if let Some(hook) = &cfg.on_start.0 {
+        hook(pid.as_raw_nonzero().get() as u32, &cg.v2);
+    }
     // Go: the child waits for this before it enters its cgroup namespace.
     let _ = wharf_sys::socket::send(&chan_parent, &[child::MSG_GO], &[]);
     // Ports to a machine whose address comes from DHCP (`--network-address=none`): written
@@ -564,11 +609,73 @@ fn start_once(
         sigs,
         host,
     );
+    if let Some(r) = registration {
+        if let Err(e) = r.unregister() {
+            warn(cfg, &format!("machine {}: {e:#}", cfg.machine));
+        }
+    }
     if let Some(net) = net {
         net.teardown()
             .with_context(|| format!("tear down the network of machine {}", cfg.machine))?;
     }
     ended
+}
+
+fn warn(cfg: &Config, msg: &str) {
+    if let Some(w) = cfg.warn {
+        w(msg);
+    }
+}
+
+/// Register the machine with systemd-machined (see [`hostbus::machined`]): under its name, or
+/// its cgroup's name when another machine of that name runs (`NAME-2`). With `--register=auto`
+/// a refusal is a warning.
+fn register(
+    cfg: &Config,
+    prep: &Prepared,
+    pid: Pid,
+    net: Option<&network::MachineNetwork>,
+    cg: &cgroup::MachineCgroup,
+) -> Result<Option<hostbus::machined::Registration>> {
+    use hostbus::machined::{self, Register};
+    if cfg.register == Register::No {
+        return Ok(None);
+    }
+    // On a systemd host a cgroup wharf made itself (no --keep-unit) is no unit systemd knows:
+    // machined would accept the machine and drop it at once as inactive.
+    if cfg.register == Register::Auto && !cfg.keep_unit && Path::new("/run/systemd/system").is_dir()
+    {
+        return Ok(None);
+    }
+    let name = if cg.leaf == cgroup::leaf_name(&cfg.machine) {
+        cfg.machine.clone()
+    } else {
+        cg.leaf.clone()
+    };
+    let ifindices = net
+        .and_then(|n| n.state().host_ifname.clone())
+        .and_then(|i| std::fs::read_to_string(format!("/sys/class/net/{i}/ifindex")).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .into_iter()
+        .collect();
+    let m = machined::Machine {
+        name: &name,
+        id: Some(prep.id.0),
+        leader: pid.as_raw_nonzero().get() as u32,
+        root: &cfg.root,
+        ifindices,
+    };
+    match machined::register(cfg.register, &m) {
+        Ok(r) => Ok(r),
+        Err(e) if cfg.register == Register::Auto => {
+            warn(
+                cfg,
+                &format!("machine {name} not registered with systemd-machined: {e:#}"),
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.context(format!("register machine {name} with systemd-machined"))),
+    }
 }
 
 #[cfg(test)]

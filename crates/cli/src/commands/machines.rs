@@ -323,7 +323,13 @@ pub fn status(ctx: &Ctx, name: &str) -> Result<()> {
     for p in &procs {
         println!("              {p} {}", comm(*p));
     }
-    println!("     Console: {}", s.console_log.display());
+    if s.console_log.as_os_str().is_empty() {
+        // Run in the foreground (`wharf run -M`, `boot`, the wharf@ unit): the console is
+        // wharf's own terminal or the journal.
+        println!("     Console: - (wharf's own, run in the foreground)");
+    } else {
+        println!("     Console: {}", s.console_log.display());
+    }
     for l in &console {
         println!("              {l}");
     }

@@ -2,19 +2,22 @@
 //! wharf-launcher).
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use wharf_core::store::{ImageLock, LockMode};
 use wharf_core::ImageType;
 use wharf_launcher::caps::{parse_list, CapOptions};
 use wharf_launcher::limits::{self, ProcessLimits};
+use wharf_launcher::machine;
 use wharf_launcher::network::{AddressMode, Network, NetworkSpec, PortForward, VethExtra};
 use wharf_launcher::seccomp::SyscallFilter;
 use wharf_launcher::settings::{self, Given, SettingsMode};
 use wharf_launcher::userns::{Ownership, PrivateUsers};
 use wharf_launcher::{
     parse_setenv, parse_signal, Bind, Config, ConsoleMode, Id128, LinkJournal, OnReboot, Overlay,
-    ResolvConf, StartMode, Timezone, Tmpfs, Volatile,
+    ResolvConf, StartHook, StartMode, Timezone, Tmpfs, Volatile,
 };
 
 use super::Ctx;
@@ -22,14 +25,70 @@ use crate::args::RunArgs;
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     let name = a.machine.clone();
-    let cfg = config(ctx, a)?;
+    let syscall_filter = a.system_call_filter.clone();
+    let mut cfg = config(ctx, a)?;
     for w in wharf_launcher::warnings(&cfg) {
         eprintln!("wharf: warning: {w}");
     }
     let lock = lock_image(ctx, name.as_deref(), &cfg)?;
-    let status = wharf_launcher::run(&cfg, ctx.cancel.clone())?;
+    let entry = name
+        .as_deref()
+        .and_then(|n| listed(ctx, n, &mut cfg, syscall_filter));
+    let status = wharf_launcher::run(&cfg, ctx.cancel.clone());
+    if let Some((name, held)) = entry {
+        ctx.machines.remove_state(&name);
+        let _ = std::fs::remove_dir(ctx.machines.machine_dir(&name));
+        drop(held);
+    }
     drop(lock);
-    std::process::exit(status);
+    std::process::exit(status?);
+}
+
+/// A machine of the store run in the foreground (`wharf run -M`, `wharf boot`, the wharf@
+/// unit) gets an entry in the state directory like one of `wharf start`, with wharf itself as
+/// its supervisor, so that `list`, `status`, `shell`, `poweroff` … see it. Only when no other
+/// machine of that name has one (best effort: no entry is not an error).
+fn listed(
+    ctx: &Ctx,
+    name: &str,
+    cfg: &mut Config,
+    syscall_filter: Vec<String>,
+) -> Option<(String, std::fs::File)> {
+    let reg = ctx.machines.clone();
+    machine::check_name(name).ok()?;
+    let held = reg.try_lock(name).ok()??;
+    if let Ok(Some(old)) = reg.read_state(name) {
+        reg.clean(&old);
+    }
+    std::fs::create_dir_all(reg.machine_dir(name)).ok()?;
+    let me = std::process::id();
+    let template = machine::State {
+        name: name.to_string(),
+        supervisor: me,
+        supervisor_start: machine::start_time(me).unwrap_or(0),
+        leader: 0,
+        since: 0,
+        image: cfg.root.clone(),
+        cgroup: PathBuf::new(),
+        console_log: PathBuf::new(),
+        syscall_filter,
+    };
+    let warn = cfg.warn;
+    cfg.on_start = StartHook(Some(Arc::new(move |leader: u32, cgroup: &Path| {
+        let s = machine::State {
+            leader,
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            cgroup: cgroup.to_path_buf(),
+            ..template.clone()
+        };
+        if let (Err(e), Some(w)) = (reg.write_state(&s), warn) {
+            w(&format!("machine {}: not listed: {e:#}", s.name));
+        }
+    })));
+    Some((name.to_string(), held))
 }
 
 /// While a machine runs from store image `name` (`-M`), hold the image's lock as nspawn does:
@@ -213,6 +272,10 @@ pub fn config(ctx: &Ctx, a: RunArgs) -> Result<Config> {
         private_users_ownership,
         syscall_filter,
         no_new_privileges: a.no_new_privileges.unwrap_or(false),
+        register: wharf_launcher::hostbus::machined::Register::parse(&a.register)?,
+        keep_unit: a.keep_unit,
+        warn: Some(|m| eprintln!("wharf: warning: {m}")),
+        on_start: StartHook::default(),
         properties: a
             .property
             .iter()

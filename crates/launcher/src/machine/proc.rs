@@ -33,13 +33,19 @@ fn uid_maps() {
 }
 
 /// A process's start time (clock ticks since boot, /proc/PID/stat field 22), `None` when there
-/// is no such process.
+/// is no such process or it has exited (a zombie).
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: fields follow the last ')'.
     let rest = &stat[stat.rfind(')')? + 1..];
-    // rest starts at field 3; field 22 is the 20th of rest.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    // rest starts at field 3 (the state); field 22 is the 20th of rest. A process that exited
+    // and waits to be reaped (a zombie: its parent may be the very process asking, busy
+    // waiting for it, like a test spawning `wharf boot`) counts as gone.
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// The machine's PID 1: the supervisor's child (a reboot replaces it).

@@ -55,7 +55,7 @@ After=network.target
 RequiresMountsFor=/var/lib/machines/%i
 
 [Service]
-ExecStart={exe} run -b -M %i --on-reboot=exit --console=read-only --notify-ready=yes
+ExecStart={exe} run -b -M %i --keep-unit --on-reboot=exit --console=read-only --notify-ready=yes
 KillMode=mixed
 Type=notify
 NotifyAccess=all
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(c.written.len(), 1);
         let dir = t.path().join(UNIT_DIR);
         let text = fs::read_to_string(dir.join(TEMPLATE)).unwrap();
-        assert!(text.contains("ExecStart=/usr/bin/wharf run -b -M %i --on-reboot=exit"));
+        assert!(text.contains("ExecStart=/usr/bin/wharf run -b -M %i --keep-unit --on-reboot=exit"));
         assert_eq!(
             fs::read_link(dir.join("machines.target.wants/wharf@a.service")).unwrap(),
             Path::new("/etc/systemd/system/wharf@.service")
