@@ -9,9 +9,20 @@ static LOCK: Mutex<()> = Mutex::new(());
 
 /// The uncompressed Debian tarball, built on first use.
 pub fn tarball() -> PathBuf {
+    build(None)
+}
+
+/// The Debian tarball with systemd-container too (systemd-machined, machinectl): a machine
+/// that is itself a systemd host for wharf@.service (`scripts/debian-rootfs machined`).
+pub fn tarball_with_machined() -> PathBuf {
+    build(Some("machined"))
+}
+
+fn build(flavour: Option<&str>) -> PathBuf {
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/debian-rootfs");
     let out = Command::new(&script)
+        .args(flavour)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
     assert!(

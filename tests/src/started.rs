@@ -9,9 +9,9 @@ use std::process::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::fixtures::TestStore;
+use crate::fixtures::{Fs, TestStore};
 use crate::machine::store_named;
-use crate::{wharf, Run};
+use crate::{ok, wharf, Run};
 
 pub struct Started {
     pub name: String,
@@ -25,6 +25,20 @@ impl Started {
         Started {
             name: name.into(),
             store: store_named(name),
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The same with the image imported from `tarball`.
+    pub fn from_tarball(name: &str, tarball: &std::path::Path) -> Started {
+        let store = TestStore::new(Fs::Host, 0);
+        ok(
+            &store.root,
+            &["import-tar", tarball.to_str().unwrap(), name],
+        );
+        Started {
+            name: name.into(),
+            store,
             state: tempfile::tempdir().unwrap(),
         }
     }
