@@ -123,5 +123,42 @@ fn wharf_at_service_under_systemd() {
     let listing = host.sh(&["machinectl", "list", "--no-legend", "--no-pager"]);
     assert!(!listing.contains("inner"), "{listing}");
     assert_eq!(host.sh(&["wharf", "list", "--json"]), "[]");
+
+    // Outside any unit (`wharf start`): wharf asks systemd for a transient scope with its
+    // subtree delegated, and nests in it the same way; machined registers it under the scope.
+    host.ok(&["shell", "sdhost", "wharf", "start", "inner"]);
+    let scope = "wharf-inner.scope";
+    assert_eq!(show(&host, scope, "ActiveState"), "active");
+    assert_eq!(show(&host, scope, "Delegate"), "yes");
+    assert_eq!(
+        show(&host, scope, "ControlGroup"),
+        "/machine.slice/wharf-inner.scope"
+    );
+    let leader = host.sh(&[
+        "cat",
+        "/sys/fs/cgroup/machine.slice/wharf-inner.scope/payload/init.scope/cgroup.procs",
+    ]);
+    let props = host.sh(&["machinectl", "show", "inner", "-p", "Unit", "-p", "Leader"]);
+    assert!(props.contains(&format!("Unit={scope}")), "{props}");
+    assert!(props.contains(&format!("Leader={leader}")), "{props}");
+    let st = host.sh(&["wharf", "status", "inner", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&st).unwrap();
+    assert_eq!(
+        v["cgroup"], "/sys/fs/cgroup/machine.slice/wharf-inner.scope/payload",
+        "{st}"
+    );
+    host.ok(&["shell", "sdhost", "wharf", "poweroff", "inner"]);
+    wait("the scope to go", || {
+        show(&host, scope, "ActiveState") != "active"
+    });
+    let listing = host.sh(&["machinectl", "list", "--no-legend", "--no-pager"]);
+    assert!(!listing.contains("inner"), "{listing}");
+    // A command run in the foreground gets its scope too, gone with it.
+    let out = host.sh(&[
+        "sh",
+        "-c",
+        "wharf run -M inner --read-only sh -c 'cat /proc/self/cgroup' && systemctl is-active wharf-inner.scope || true",
+    ]);
+    assert!(out.ends_with("inactive"), "{out}");
     host.ok(&["poweroff", "sdhost"]);
 }

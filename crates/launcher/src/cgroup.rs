@@ -3,8 +3,10 @@
 //! wharf).
 //!
 //! Where (see docs/launcher.md):
-//! - cgroup2: `/wharf/<name>` below the hierarchy's root, or `/machine.slice/wharf-<name>.scope`
-//!   when the host runs systemd (`/run/systemd/system` exists).
+//! - cgroup2: `/wharf/<name>` below the hierarchy's root; when the host runs systemd
+//!   (`/run/systemd/system` exists) `/machine.slice/wharf-<name>.scope/payload` in a transient
+//!   scope systemd makes (made directly when systemd is not on the bus); with `--keep-unit`
+//!   `<wharf's own cgroup>/payload`. In the last two wharf moves itself to `…/supervisor`.
 //! - hybrid hosts, only for the v1 controllers a `--property=` needs (`memory`, `pids`, `cpu`):
 //!   `<caller's cgroup>/wharf/<name>` (v1 has no "no internal processes" rule, so the caller's
 //!   own limits keep applying).
@@ -198,6 +200,9 @@ pub struct Request {
     pub machine: String,
     pub devices: Vec<DevRule>,
     pub properties: Vec<Property>,
+    /// On a systemd host, outside `--keep-unit`: ask systemd for a scope
+    /// (`machine.slice/wharf-<leaf>.scope`, see [`crate::hostbus::systemd`]) and nest in it.
+    pub transient_scope: bool,
 }
 
 /// A machine's cgroups, removed on drop (by the process that made them).
@@ -216,6 +221,8 @@ pub struct MachineCgroup {
     /// What it was made from (for [`MachineCgroup::recreate`]).
     layout: Layout,
     req: Request,
+    /// Why the transient scope was not made (the cgroup was then made directly).
+    pub warning: Option<String>,
 }
 
 impl MachineCgroup {
@@ -239,6 +246,22 @@ impl MachineCgroup {
         let Some((leaf, lock)) = taken else {
             bail!("64 machines named {base} are running already");
         };
+        let mut layout = layout.clone();
+        let mut warning = None;
+        if req.transient_scope && layout.systemd && layout.keep_unit.is_none() {
+            let unit = format!("wharf-{leaf}.scope");
+            let description = format!("wharf machine {}", req.machine);
+            match crate::hostbus::systemd::start_scope(&unit, "machine.slice", &description) {
+                Ok(true) => layout = layout.keeping_unit()?,
+                Ok(false) => {}
+                Err(e) => {
+                    warning = Some(format!(
+                        "{e:#}; the machine's cgroup is made directly (systemd does not know it)"
+                    ))
+                }
+            }
+        }
+        let layout = &layout;
         let v1_all: Vec<(&'static str, PathBuf)> = layout
             .v1
             .iter()
@@ -259,6 +282,7 @@ impl MachineCgroup {
             owner: std::process::id(),
             layout: layout.clone(),
             req: req.clone(),
+            warning,
         };
         // Residue of a killed wharf that held this name.
         cg.remove_dirs().context("remove a stale cgroup")?;
@@ -389,6 +413,11 @@ impl MachineCgroup {
             write(&d.join("cgroup.procs"), &pid)?;
         }
         Ok(())
+    }
+
+    /// Whether the machine lives in a unit systemd knows (`--keep-unit`, or a transient scope).
+    pub fn in_unit(&self) -> bool {
+        self.layout.keep_unit.is_some()
     }
 
     /// In the cloned child: let go of the parent's lock and never remove anything from here.
@@ -696,6 +725,7 @@ mod tests {
                 keep_unit: None,
             },
             req: Request::default(),
+            warning: None,
         }
     }
 

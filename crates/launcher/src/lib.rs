@@ -459,9 +459,13 @@ pub fn run(cfg: &Config, cancel: Arc<AtomicBool>) -> Result<i32> {
             machine: cfg.machine.clone(),
             devices: devices::rules_for(&cfg.binds),
             properties: cfg.properties.clone(),
+            transient_scope: !cfg.keep_unit,
         },
     )
     .context("set up the machine's cgroup")?;
+    if let Some(w) = &cg.warning {
+        warn(cfg, &format!("machine {}: {w}", cfg.machine));
+    }
     let sigs = supervise::Signals::install()?;
     let mut host = supervise::HostNotify::from_env();
     let mut first = true;
@@ -641,9 +645,10 @@ fn register(
     if cfg.register == Register::No {
         return Ok(None);
     }
-    // On a systemd host a cgroup wharf made itself (no --keep-unit) is no unit systemd knows:
-    // machined would accept the machine and drop it at once as inactive.
-    if cfg.register == Register::Auto && !cfg.keep_unit && Path::new("/run/systemd/system").is_dir()
+    // On a systemd host a cgroup wharf made itself (no unit, no scope: systemd was not
+    // reachable) is no unit systemd knows: machined would accept the machine and drop it at
+    // once as inactive.
+    if cfg.register == Register::Auto && !cg.in_unit() && Path::new("/run/systemd/system").is_dir()
     {
         return Ok(None);
     }

@@ -6,5 +6,6 @@
 
 mod bus;
 pub mod machined;
+pub mod systemd;
 
 pub use bus::{Bus, CallError};

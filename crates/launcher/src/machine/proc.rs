@@ -86,6 +86,11 @@ pub fn machine_cgroup(pid: u32, name: &str, unified: &Path) -> Option<PathBuf> {
         if matches(parts[i - 1], parts[i]) {
             let mut p = unified.to_path_buf();
             p.extend(&parts[..=i]);
+            // A scope systemd made for wharf holds wharf in `supervisor` and the machine in
+            // `payload` (see cgroup::Layout::keep_unit).
+            if parts.get(i + 1) == Some(&"payload") {
+                p.push("payload");
+            }
             return Some(p);
         }
     }
