@@ -31,12 +31,13 @@ fn wait(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn wharf_at_service_under_systemd() {
-    let host = Started::from_tarball("sdhost", &debian::tarball_with_machined());
+    // Declared first, dropped last: the host machine (which binds it) is terminated first.
     let inner = TestStore::new(Fs::Host, 0);
     ok(
         &inner.root,
         &["import-tar", debian::tarball().to_str().unwrap(), "inner"],
     );
+    let host = Started::from_tarball("sdhost", &debian::tarball_with_machined());
     let bin = wharf_tests::wharf_bin();
     host.start_with(&[
         // The nested launcher loads its device policy (a cgroup BPF program).
