@@ -134,6 +134,17 @@ fn proc_and_sys_are_restricted() {
             .unwrap();
         assert!(line.contains(" - tmpfs "), "{line}");
     }
+    // The machine's own POSIX message queues (as nspawn), so systemd inside finds them mounted.
+    assert!(opts("/dev/mqueue").starts_with("rw,nosuid,nodev,noexec"));
+    let mq = mi
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some("/dev/mqueue"));
+    assert!(mq.unwrap().contains(" - mqueue "), "{mi}");
+    // Every mount is shared (inside the machine only: `nothing_leaks_to_the_host`), as nspawn
+    // leaves them for the init system.
+    for l in mi.lines() {
+        assert!(l.contains(" shared:"), "not shared: {l}");
+    }
 }
 
 #[test]
@@ -144,8 +155,8 @@ fn dev_has_exactly_the_expected_nodes() {
     assert_eq!(
         names,
         [
-            "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout",
-            "tty", "urandom", "zero"
+            "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+            "stdout", "tty", "urandom", "zero"
         ],
         "{out}"
     );
@@ -342,7 +353,8 @@ fn nothing_leaks_to_the_host() {
                 "--tmpfs=/mnt/t",
                 "sh",
                 "-c",
-                "sleep 987654 & mount -t tmpfs x /mnt/t; exit 3",
+                "sleep 987654 & mount -t tmpfs x /mnt/t; mount -t tmpfs x /mnt/b; \
+                 mkdir /mnt/b/sub && mount -t tmpfs x /mnt/b/sub; exit 3",
             ],
         );
         assert_eq!(r.code, Some(3), "{r:?}");
@@ -354,6 +366,10 @@ fn nothing_leaks_to_the_host() {
         host_mounts_with(&root)
     );
     assert!(host_mounts_with("/run/host").is_empty());
+    // Mounts made inside on the bind mount (shared inside the machine) stay inside.
+    let b = scratch.to_str().unwrap();
+    assert!(host_mounts_with(b).is_empty(), "{:?}", host_mounts_with(b));
+    assert!(fs::read_dir(&scratch).unwrap().next().is_none());
     let after = fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()

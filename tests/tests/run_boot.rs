@@ -458,6 +458,21 @@ fn boot_reaches_multi_user_and_powers_off() {
              systemctl poweroff"
         ),
     );
+    // A service's credentials: systemd mounts them in a namespace of its own and moves the
+    // mount to /run/credentials/UNIT, which reaches PID 1 only over shared mounts.
+    let units = image.join("etc/systemd/system");
+    fs::write(
+        units.join("wharf-cred.service"),
+        "[Unit]\nBefore=wharf-probe.service\n[Service]\nType=oneshot\n\
+         SetCredential=probe:credential-seen\n\
+         ExecStart=/bin/sh -c 'cat $CREDENTIALS_DIRECTORY/probe > /var/tmp/cred'\n",
+    )
+    .unwrap();
+    symlink(
+        "/etc/systemd/system/wharf-cred.service",
+        units.join("multi-user.target.wants/wharf-cred.service"),
+    )
+    .unwrap();
     let console_log = s.scratch.join("console");
     let mut cmd = wharf(&s.root);
     cmd.args(["run", "-M", "deb", "-b", "--console=read-only"])
@@ -469,6 +484,7 @@ fn boot_reaches_multi_user_and_powers_off() {
     assert_eq!(read("state"), "running\n");
     assert_eq!(read("failed"), "", "failed units");
     assert_eq!(read("pid1"), "systemd\n");
+    assert_eq!(read("cred"), "credential-seen");
     // The init system runs under the seccomp filter (as with nspawn), in a writable cgroup2
     // of its own, and block devices cannot be made.
     assert_eq!(read("pid1-status"), "NoNewPrivs:\t0\nSeccomp:\t2\n");

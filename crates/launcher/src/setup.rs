@@ -42,6 +42,14 @@ const NOSUID_NODEV: Flags = Flags {
     strictatime: false,
 };
 
+const NOSUID_NODEV_NOEXEC: Flags = Flags {
+    read_only: false,
+    nosuid: true,
+    nodev: true,
+    noexec: true,
+    strictatime: false,
+};
+
 /// Build the whole mount table and pivot into the image. Returns the kmsg FIFO (for wharf).
 /// `trees`: the idmapped root and bind sources wharf made for a user namespace.
 pub(crate) fn build(
@@ -138,6 +146,13 @@ pub(crate) fn build(
     crate::root::custom::mount_all(cfg, prep, &captured)?;
 
     crate::etc::apply(&prep.etc, etc_trees, prep.strict_journal)?;
+    // As nspawn after its switch to the new root: the machine's mounts shared among
+    // themselves (fresh peer groups: they were made private above, so nothing reaches the
+    // host). A container manager is expected to do this (systemd marks `/` shared itself only
+    // when it is not in a container); without it mounts that systemd makes in a service's
+    // namespace and moves to where PID 1 should see them never arrive, e.g. the ramfs of
+    // /run/credentials/UNIT, and the service's credentials are missing.
+    m::make_shared_recursive(Path::new("/")).context("make the machine's mounts shared")?;
     wharf_sys::ns::set_hostname(&prep.hostname).context("set the hostname")?;
     Ok(kmsg)
 }
@@ -199,6 +214,17 @@ fn setup_dev(prep: &Prepared, trees: Option<Vec<OwnedFd>>) -> Result<()> {
     symlink("pts/ptmx", "/dev/ptmx").context("symlink /dev/ptmx")?;
     fs::create_dir(Path::new("/dev/shm")).context("create /dev/shm")?;
     mount("tmpfs", "/dev/shm", NOSUID_NODEV, "mode=01777")?;
+    // The POSIX message queues of the machine's IPC namespace (the instance belongs to the
+    // namespace of the mounter), as nspawn; without it systemd inside starts dev-mqueue.mount
+    // to mount it, and a plain command has no /dev/mqueue. A kernel without POSIX message
+    // queues (ENODEV) just gets no mount, as with nspawn.
+    fs::create_dir(Path::new("/dev/mqueue")).context("create /dev/mqueue")?;
+    match m::mount_fs("mqueue", Path::new("/dev/mqueue"), NOSUID_NODEV_NOEXEC, "") {
+        Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {
+            fs::remove_dir(Path::new("/dev/mqueue")).context("remove /dev/mqueue")?;
+        }
+        r => r.context("mount mqueue on /dev/mqueue")?,
+    }
     for (link, target) in [
         ("/dev/fd", "/proc/self/fd"),
         ("/dev/stdin", "/proc/self/fd/0"),

@@ -44,6 +44,18 @@ pub fn make_private_recursive(path: &Path) -> io::Result<()> {
     .map_err(Into::into)
 }
 
+/// `mount(NULL, path, NULL, MS_REC|MS_SHARED)`: every mount at and below `path` becomes
+/// shared, each in a peer group of its own unless it already had one (so mounts made in
+/// namespaces cloned from this one later propagate back, and nothing reaches a namespace whose
+/// mounts were private before).
+pub fn make_shared_recursive(path: &Path) -> io::Result<()> {
+    rustix::mount::mount_change(
+        path,
+        MountPropagationFlags::SHARED | MountPropagationFlags::REC,
+    )
+    .map_err(Into::into)
+}
+
 /// Bind-mount `src` on `dst` (recursively with `recursive`).
 pub fn bind(src: &Path, dst: &Path, recursive: bool) -> io::Result<()> {
     if recursive {
