@@ -14,6 +14,8 @@ use super::{Bus, CallError};
 
 /// How long systemd may take to move wharf into the new scope.
 const MOVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for a scope of the same name that is still stopping.
+const UNIT_EXISTS_WAIT: Duration = Duration::from_secs(5);
 
 fn prop(name: &str, v: Value) -> Value {
     Value::Struct(vec![Value::Str(name.into()), Value::Variant(Box::new(v))])
@@ -49,18 +51,28 @@ pub fn start_scope(unit: &str, slice: &str, description: &str) -> Result<bool> {
             Value::Array("(sa(sv))".into(), vec![]),
         ],
     );
-    match bus.call(call) {
-        Ok(_) => {}
-        Err(CallError::Remote { name, .. })
-            if matches!(
-                name.as_str(),
-                "org.freedesktop.DBus.Error.ServiceUnknown"
-                    | "org.freedesktop.DBus.Error.NameHasNoOwner"
-            ) =>
-        {
-            return Ok(false)
+    // A scope of that name may still be stopping (the previous machine of this name just
+    // ended and systemd has not noticed its cgroup is empty yet): wait for it, bounded.
+    let deadline = Instant::now() + UNIT_EXISTS_WAIT;
+    loop {
+        match bus.call(call.clone()) {
+            Ok(_) => break,
+            Err(CallError::Remote { name, .. })
+                if matches!(
+                    name.as_str(),
+                    "org.freedesktop.DBus.Error.ServiceUnknown"
+                        | "org.freedesktop.DBus.Error.NameHasNoOwner"
+                ) =>
+            {
+                return Ok(false)
+            }
+            Err(CallError::Remote { name, .. })
+                if name == "org.freedesktop.systemd1.UnitExists" && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => bail!("systemd: create {unit}: {e}"),
         }
-        Err(e) => bail!("systemd: create {unit}: {e}"),
     }
     // The job moves us once it runs; wait until /proc/self/cgroup says so.
     let deadline = Instant::now() + MOVE_TIMEOUT;
