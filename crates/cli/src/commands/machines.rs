@@ -37,7 +37,7 @@ fn run_args(name: &str, args: Vec<OsString>) -> Result<RunArgs> {
     Ok(a)
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

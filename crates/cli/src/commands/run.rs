@@ -77,10 +77,7 @@ fn listed(
     cfg.on_start = StartHook(Some(Arc::new(move |leader: u32, cgroup: &Path| {
         let s = machine::State {
             leader,
-            since: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            since: super::machines::now(),
             cgroup: cgroup.to_path_buf(),
             ..template.clone()
         };

@@ -59,8 +59,7 @@ fn absent(e: &CallError) -> bool {
         "org.freedesktop.DBus.Error.ServiceUnknown"
         | "org.freedesktop.DBus.Error.NameHasNoOwner"
         | "org.freedesktop.DBus.Error.UnknownMethod"
-        | "org.freedesktop.DBus.Error.Spawn.ServiceNotFound"
-        | "org.freedesktop.systemd1.NoSuchUnit"))
+        | "org.freedesktop.DBus.Error.Spawn.ServiceNotFound"))
 }
 
 /// Register `m`: `Ok(None)` when there is no system bus or no machined on it (and `Ok(None)`
