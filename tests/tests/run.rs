@@ -127,12 +127,38 @@ fn proc_and_sys_are_restricted() {
     for rw in ["/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/run", "/tmp"] {
         assert!(opts(rw).starts_with("rw"), "{rw}: {}", opts(rw));
     }
-    for tmpfs in ["/dev", "/dev/shm", "/run", "/tmp"] {
+    // tmpfs with nspawn's size limits (percentages of the host's RAM, shown in KiB).
+    let mem_kib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    for (tmpfs, size_kib, inodes) in [
+        ("/dev", 4096, 65536),
+        ("/dev/shm", mem_kib / 10, 409600),
+        ("/run", mem_kib / 5, 819200),
+        ("/tmp", mem_kib / 10, 409600),
+    ] {
         let line = mi
             .lines()
             .find(|l| l.split(' ').nth(4) == Some(tmpfs))
             .unwrap();
         assert!(line.contains(" - tmpfs "), "{line}");
+        let opt = |k: &str| -> u64 {
+            line.rsplit(' ')
+                .next()
+                .unwrap()
+                .split(',')
+                .find_map(|o| o.strip_prefix(k))
+                .unwrap_or_else(|| panic!("{tmpfs}: no {k} in {line}"))
+                .trim_end_matches('k')
+                .parse()
+                .unwrap()
+        };
+        // The kernel rounds the size to whole pages.
+        assert!(opt("size=").abs_diff(size_kib) <= 8, "{tmpfs}: {line}");
+        assert_eq!(opt("nr_inodes="), inodes, "{tmpfs}: {line}");
     }
     // The machine's own POSIX message queues (as nspawn), so systemd inside finds them mounted.
     assert!(opts("/dev/mqueue").starts_with("rw,nosuid,nodev,noexec"));

@@ -134,9 +134,19 @@ pub(crate) fn build(
     // /sys/fs/cgroup: mounted by child.rs once PID 1 is in its cgroup namespace.
 
     mkdir(Path::new("/run"))?;
-    mount("tmpfs", "/run", NOSUID_NODEV, "mode=0755")?;
+    mount(
+        "tmpfs",
+        "/run",
+        NOSUID_NODEV,
+        &format!("mode=0755,{LIMITS_RUN}"),
+    )?;
     mkdir(Path::new("/tmp"))?;
-    mount("tmpfs", "/tmp", NOSUID_NODEV, "mode=01777")?;
+    mount(
+        "tmpfs",
+        "/tmp",
+        NOSUID_NODEV,
+        &format!("mode=01777,{LIMITS_NESTED}"),
+    )?;
 
     let kmsg = crate::runhost::populate(prep, notify)?;
     crate::runhost::cover_proc()?;
@@ -173,6 +183,12 @@ fn mount_proc(at: &Path) -> Result<()> {
     .with_context(|| format!("mount proc on {}", at.display()))
 }
 
+/// Size limits of the machine's own tmpfs mounts, nspawn's: a machine cannot fill the host's
+/// memory through /run, /tmp or /dev/shm (each counts against the host's RAM, not the image).
+const LIMITS_RUN: &str = "size=20%,nr_inodes=800k";
+const LIMITS_NESTED: &str = "size=10%,nr_inodes=400k";
+const LIMITS_DEV: &str = "size=4m,nr_inodes=64k";
+
 /// /dev: a tmpfs with copies of the host's nodes (`trees`: bind mounts of them instead, in a
 /// user namespace), devpts, /dev/shm and the fd links.
 fn setup_dev(prep: &Prepared, trees: Option<Vec<OwnedFd>>) -> Result<()> {
@@ -185,7 +201,7 @@ fn setup_dev(prep: &Prepared, trees: Option<Vec<OwnedFd>>) -> Result<()> {
             strictatime: true,
             ..Flags::default()
         },
-        "mode=0755",
+        &format!("mode=0755,{LIMITS_DEV}"),
     )?;
     let mut trees = trees.map(Vec::into_iter);
     for (name, rdev) in &prep.devices {
@@ -213,7 +229,12 @@ fn setup_dev(prep: &Prepared, trees: Option<Vec<OwnedFd>>) -> Result<()> {
     )?;
     symlink("pts/ptmx", "/dev/ptmx").context("symlink /dev/ptmx")?;
     fs::create_dir(Path::new("/dev/shm")).context("create /dev/shm")?;
-    mount("tmpfs", "/dev/shm", NOSUID_NODEV, "mode=01777")?;
+    mount(
+        "tmpfs",
+        "/dev/shm",
+        NOSUID_NODEV,
+        &format!("mode=01777,{LIMITS_NESTED}"),
+    )?;
     // The POSIX message queues of the machine's IPC namespace (the instance belongs to the
     // namespace of the mounter), as nspawn; without it systemd inside starts dev-mqueue.mount
     // to mount it, and a plain command has no /dev/mqueue. A kernel without POSIX message
