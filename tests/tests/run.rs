@@ -178,14 +178,44 @@ fn dev_has_exactly_the_expected_nodes() {
     let s = store();
     let out = sh_deb(&s, &[], "ls -A /dev");
     let names: Vec<&str> = out.lines().collect();
-    assert_eq!(
-        names,
-        [
-            "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
-            "stdout", "tty", "urandom", "zero"
-        ],
-        "{out}"
-    );
+    // fuse and net/tun as nspawn: when the host's node opens.
+    let opens = |p: &str| {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(p)
+            .is_ok()
+    };
+    let mut want = vec![
+        "fd", "full", "mqueue", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin",
+        "stdout", "tty", "urandom", "zero",
+    ];
+    if opens("/dev/fuse") {
+        want.push("fuse");
+    }
+    if opens("/dev/net/tun") {
+        want.push("net");
+    }
+    want.sort_unstable();
+    assert_eq!(names, want, "{out}");
+    // The machine can use them (the device policy allows both), with the host's permissions.
+    for (node, maj_min) in [("/dev/fuse", "a:e5"), ("/dev/net/tun", "a:c8")] {
+        if !opens(node) {
+            continue;
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(node).unwrap().permissions().mode() & 0o777;
+        let got = sh_deb(
+            &s,
+            &[],
+            &format!("stat -c '%F %a %t:%T' {node}; exec 3<>{node} && echo opened"),
+        );
+        assert_eq!(
+            got,
+            format!("character special file {mode:o} {maj_min}\nopened\n"),
+            "{node}"
+        );
+    }
     let out = sh_deb(
         &s,
         &[],

@@ -40,7 +40,7 @@ pub mod userns;
 
 use std::ffi::OsString;
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -256,8 +256,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 /// What the parent gathers before cloning (the child gets a copy).
 pub(crate) struct Prepared {
     pub os_release: Vec<u8>,
-    /// (name, rdev) of the device nodes to copy into /dev.
-    pub devices: Vec<(&'static str, u64)>,
+    /// (name below /dev, rdev, permissions) of the device nodes to copy into /dev.
+    pub devices: Vec<(&'static str, u64, u32)>,
     pub last_cap: u32,
     /// Whether each bind source (in `cfg.binds` order) is a directory.
     pub bind_dirs: Vec<bool>,
@@ -299,7 +299,23 @@ fn prepare(cfg: &Config) -> Result<Prepared> {
     for name in ["null", "zero", "full", "random", "urandom", "tty"] {
         let p = Path::new("/dev").join(name);
         let md = std::fs::metadata(&p).with_context(|| format!("stat {}", p.display()))?;
-        devices.push((name, md.rdev()));
+        devices.push((name, md.rdev(), 0o666));
+    }
+    // As nspawn: fuse and net/tun too when the host's node is there and opens (a module that
+    // is not loaded, or a node that is not a character device, leaves them out), with the
+    // host node's permissions.
+    for name in ["fuse", "net/tun"] {
+        let p = Path::new("/dev").join(name);
+        let opens = std::fs::OpenOptions::new().read(true).write(true).open(&p);
+        if let (Ok(f), Ok(md)) = (opens, std::fs::metadata(&p)) {
+            // In a user namespace the node is the host's, bound in: owned by a UID the machine
+            // does not map, so only one everybody may use is worth having.
+            let usable = !cfg.private_users.enabled() || md.mode() & 0o006 == 0o006;
+            if md.file_type().is_char_device() && usable {
+                devices.push((name, md.rdev(), md.mode() & 0o777));
+            }
+            drop(f);
+        }
     }
     let mut bind_dirs = Vec::new();
     for b in &cfg.binds {

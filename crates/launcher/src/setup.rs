@@ -71,7 +71,7 @@ pub(crate) fn build(
     // the pivot, and the /dev nodes are bind mounts of the host's.
     let dev_trees = if userns {
         let mut trees = Vec::new();
-        for (name, _) in &prep.devices {
+        for (name, _, _) in &prep.devices {
             let p = Path::new("/dev").join(name);
             trees.push(m::clone_tree(&p, false).with_context(|| format!("open {}", p.display()))?);
         }
@@ -204,16 +204,19 @@ fn setup_dev(prep: &Prepared, trees: Option<Vec<OwnedFd>>) -> Result<()> {
         &format!("mode=0755,{LIMITS_DEV}"),
     )?;
     let mut trees = trees.map(Vec::into_iter);
-    for (name, rdev) in &prep.devices {
+    for (name, rdev, mode) in &prep.devices {
         let p = Path::new("/dev").join(name);
+        if let Some(parent) = p.parent().filter(|d| *d != Path::new("/dev")) {
+            mkdir(parent)?;
+        }
         if let Some(tree) = trees.as_mut().and_then(Iterator::next) {
             fs::File::create(&p).with_context(|| format!("create {}", p.display()))?;
             m::attach_tree(&tree, &p).with_context(|| format!("bind {}", p.display()))?;
             continue;
         }
-        m::mknod_char(&p, 0o666, *rdev).with_context(|| format!("mknod {}", p.display()))?;
+        m::mknod_char(&p, *mode, *rdev).with_context(|| format!("mknod {}", p.display()))?;
         // mknod's mode is filtered by the umask.
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o666))
+        fs::set_permissions(&p, fs::Permissions::from_mode(*mode))
             .with_context(|| format!("chmod {}", p.display()))?;
     }
     fs::create_dir(Path::new("/dev/pts")).context("create /dev/pts")?;
