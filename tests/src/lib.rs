@@ -12,6 +12,7 @@ pub mod hostile;
 pub mod http_server;
 pub mod machine;
 pub mod machined;
+pub mod netns;
 pub mod oci;
 pub mod oci_layout;
 pub mod registry;

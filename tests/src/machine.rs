@@ -115,6 +115,21 @@ impl Running {
             .expect("signal wharf");
     }
 
+    /// Wait (at most `limit`, as [`Running::wait`]) and read what wharf wrote to its piped
+    /// stdout and stderr: (exit code, stdout, stderr).
+    pub fn finish(&mut self, limit: Duration) -> (Option<i32>, String, String) {
+        use std::io::Read;
+        let code = self.wait(limit);
+        let (mut out, mut err) = (String::new(), String::new());
+        if let Some(mut o) = self.child.stdout.take() {
+            o.read_to_string(&mut out).expect("read wharf's stdout");
+        }
+        if let Some(mut e) = self.child.stderr.take() {
+            e.read_to_string(&mut err).expect("read wharf's stderr");
+        }
+        (code, out, err)
+    }
+
     /// Wait at most `limit` for wharf to end; its exit code (`None`: killed by a signal).
     /// Panics (after killing everything) when it does not end in time.
     pub fn wait(&mut self, limit: Duration) -> Option<i32> {

@@ -30,6 +30,11 @@ pub fn umoci_image(layout: &Path, tag: &str, layers: &[&[(&str, &[u8])]]) {
                 root.to_str().unwrap(),
                 "--owner=0",
                 "--group=0",
+                // Reproducible layers: the same files make the same digest whenever they are
+                // written (images that share a layer must share its blob; tar keeps mtimes to
+                // the second, so two images built across a second boundary did not).
+                "--mtime=@0",
+                "--sort=name",
                 "-cf",
                 tar.to_str().unwrap(),
                 ".",

@@ -69,6 +69,11 @@ impl Started {
         r
     }
 
+    /// `wharf start NAME --timeout 120`.
+    pub fn start(&self) {
+        self.start_with(&[]);
+    }
+
     /// `wharf start NAME --timeout 120 OPTS…`.
     pub fn start_with(&self, opts: &[&str]) {
         let mut args = vec!["start", &self.name, "--timeout", "120"];

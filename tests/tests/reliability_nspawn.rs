@@ -6,7 +6,6 @@
 //! the host file's contents in a message.
 
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -157,21 +156,7 @@ fn hostile_settings_files_are_refused_or_confined() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-        let mut r = Running::spawn(cmd);
-        let code = r.wait(Duration::from_secs(120));
-        let (mut out, mut err) = (String::new(), String::new());
-        r.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        r.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let (code, out, err) = Running::spawn(cmd).finish(Duration::from_secs(120));
         let ctx = format!(
             "{label}: exit {code:?}, stdout {out:?}, stderr {:?}",
             brief(&err)

@@ -4,7 +4,7 @@
 //! and rules are never touched and the kernel removes whatever a failed test left.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,8 @@ use rustix::process::Signal;
 use wharf_tests::debian;
 use wharf_tests::fixtures::TestStore;
 use wharf_tests::machine::{run_in, status_field, store_named, wait_for_file, Running};
-use wharf_tests::{ok, wharf_bin};
+use wharf_tests::netns::HostNs;
+use wharf_tests::ok;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const CAP_NET_ADMIN: u64 = 1 << 12;
@@ -38,87 +39,30 @@ fn listen_bind() -> String {
     format!("--bind-ro={}:/usr/local/bin/listen", listener().display())
 }
 
-/// A network namespace playing the host, alive while this value lives.
-struct HostNs {
-    holder: Child,
+/// What these tests do in the namespace that plays the host (tests/src/netns.rs).
+trait NetTest {
+    fn run_cmd(&self, s: &TestStore, name: &str, args: &[&str]) -> Command;
+    fn run(&self, s: &TestStore, name: &str, args: &[&str]) -> (Option<i32>, String, String);
+    fn links(&self) -> Vec<String>;
+    fn ruleset(&self) -> String;
+    fn wait_addr(&self, link: &str, r: &mut Running) -> String;
+    fn wait_table(&self, table: &str, r: &mut Running);
+    fn tcp_get(&self, addr: &str, port: u16) -> String;
 }
 
-impl HostNs {
-    fn new() -> HostNs {
-        let holder = Command::new("unshare")
-            .args(["--net", "sleep", "3600"])
-            .spawn()
-            .expect("unshare (util-linux) is required");
-        let ns = HostNs { holder };
-        let mine = std::fs::read_link("/proc/self/ns/net").unwrap();
-        let deadline = Instant::now() + LIMIT;
-        while std::fs::read_link(ns.path()).ok().as_ref() == Some(&mine) || !ns.path().exists() {
-            assert!(Instant::now() < deadline, "unshare --net did not start");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        ns.ok(&["ip", "link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/{}/ns/net", self.holder.id()))
-    }
-
-    /// `prog args…` inside the namespace.
-    fn cmd(&self, prog: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new("nsenter");
-        c.arg(format!("--net={}", self.path().display()))
-            .arg("--")
-            .arg(prog)
-            .args(args);
-        c
-    }
-
-    fn output(&self, args: &[&str]) -> Output {
-        self.cmd(Path::new(args[0]), &args[1..])
-            .output()
-            .expect("nsenter (util-linux) is required")
-    }
-
-    /// Run a host tool in the namespace, required to succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.output(args);
-        assert!(o.status.success(), "{args:?}: {o:?}");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
+impl NetTest for HostNs {
     /// `wharf run -M NAME args…` inside the namespace.
-    fn wharf(&self, s: &TestStore, name: &str, args: &[&str]) -> Command {
+    fn run_cmd(&self, s: &TestStore, name: &str, args: &[&str]) -> Command {
         let mut full = vec!["run", "-M", name, "--console=pipe"];
         full.extend_from_slice(args);
-        let mut c = self.cmd(&wharf_bin(), &full);
-        c.env("WHARF_IMAGE_ROOT", &s.root)
-            .env_remove("RUST_BACKTRACE");
-        c
+        self.wharf(&s.root, &full)
     }
 
     /// `wharf run` to its end (bounded); (exit code, stdout, stderr).
     fn run(&self, s: &TestStore, name: &str, args: &[&str]) -> (Option<i32>, String, String) {
-        let mut c = self.wharf(s, name, args);
+        let mut c = self.run_cmd(s, name, args);
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut r = Running::spawn(c);
-        let code = r.wait(LIMIT);
-        let mut out = String::new();
-        let mut err = String::new();
-        use std::io::Read;
-        r.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        r.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        (code, out, err)
+        Running::spawn(c).finish(LIMIT)
     }
 
     /// Links of the namespace (names only).
@@ -184,13 +128,6 @@ impl HostNs {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-}
-
-impl Drop for HostNs {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
     }
 }
 
@@ -282,7 +219,7 @@ fn veth_host_and_machine_talk_and_links_go_away() {
                     bash -c \"exec 3<>/dev/tcp/$gw/7002 && cat <&3\" 2>/dev/null && exit 0; sleep 0.1; \
                   done; exit 1";
     let bind = listen_bind();
-    let mut c = ns.wharf(&s, "nlveth", &["-n", &bind, "sh", "-c", script]);
+    let mut c = ns.run_cmd(&s, "nlveth", &["-n", &bind, "sh", "-c", script]);
     c.stdout(Stdio::piped());
     let mut r = Running::spawn(c);
     let host_addr = ns.wait_addr("ve-nlveth", &mut r);
@@ -290,20 +227,13 @@ fn veth_host_and_machine_talk_and_links_go_away() {
     // host → machine: ICMP and TCP
     ns.ok(&["ping", "-c", "1", "-W", "5", &machine_addr]);
     assert_eq!(ns.tcp_get(&machine_addr, 7001).trim(), "hi-from-machine");
-    assert_eq!(r.wait(LIMIT), Some(0));
+    let (code, out, _) = r.finish(LIMIT);
+    assert_eq!(code, Some(0));
     assert_eq!(
         host_listener.wait(LIMIT),
         Some(0),
         "the machine never reached the host"
     );
-    let mut out = String::new();
-    use std::io::Read;
-    r.child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
     assert!(out.contains(&format!("inet {machine_addr}/31")), "{out}");
     assert!(out.contains("hi-from-host"), "{out}");
     // Gone with the machine: the link and the state file.
@@ -326,7 +256,7 @@ fn two_machines_on_one_zone_reach_each_other() {
     let shared = tempfile::tempdir().unwrap();
     let share = format!("--bind={}:/shared", shared.path().display());
     let bind = listen_bind();
-    let mut c = ns.wharf(
+    let mut c = ns.run_cmd(
         &s,
         "nlz1",
         &[
@@ -389,7 +319,7 @@ fn forwarded_port_from_localhost_and_rules_removed() {
     let s = store_named("nlport");
     let ns = HostNs::new();
     let bind = listen_bind();
-    let mut c = ns.wharf(
+    let mut c = ns.run_cmd(
         &s,
         "nlport",
         &[
@@ -427,7 +357,7 @@ fn forwarded_port_from_localhost_and_rules_removed() {
 fn residue_of_a_killed_wharf_is_swept_at_the_next_start() {
     let s = store_named("nlkill");
     let ns = HostNs::new();
-    let mut c = ns.wharf(&s, "nlkill", &["-n", "-p", "tcp:18081:81", "sleep", "1000"]);
+    let mut c = ns.run_cmd(&s, "nlkill", &["-n", "-p", "tcp:18081:81", "sleep", "1000"]);
     c.stdout(Stdio::null());
     let mut r = Running::spawn(c);
     ns.wait_addr("ve-nlkill", &mut r);
@@ -482,7 +412,7 @@ fn ports_follow_an_address_the_machine_gets_later() {
     // --network-address=none: wharf assigns nothing; the machine configures host0 itself (as
     // DHCP would) after a while, and wharf then writes the forward rules.
     let script = "sleep 1; ip addr add 10.99.0.2/24 dev host0 && exec listen 80 hi-later";
-    let mut c = ns.wharf(
+    let mut c = ns.run_cmd(
         &s,
         "nlnone",
         &[
@@ -521,7 +451,7 @@ fn veth_extra_pairs_live_with_the_machine_and_are_swept_after_a_kill() {
     let script = "ip -o link show up > /shared/links.tmp; ip -o -4 addr > /shared/addrs; \
                   mv /shared/links.tmp /shared/links; \
                   while [ ! -e /shared/stop ]; do sleep 0.1; done";
-    let mut c = ns.wharf(
+    let mut c = ns.run_cmd(
         &s,
         "nlvx",
         &[
@@ -559,7 +489,7 @@ fn veth_extra_pairs_live_with_the_machine_and_are_swept_after_a_kill() {
     // A SIGKILLed wharf: the pairs stay until the next start sweeps them.
     std::fs::remove_file(shared.path().join("links")).unwrap();
     std::fs::remove_file(shared.path().join("stop")).unwrap();
-    let mut c = ns.wharf(
+    let mut c = ns.run_cmd(
         &s,
         "nlvx",
         &["--network-veth-extra=vx0:eth1", &share, "sh", "-c", script],
