@@ -184,6 +184,7 @@ fn keep_unit_in_the_root_cgroup_is_refused() {
         .arg(wharf_tests::wharf_bin())
         .args(["run", "-M", name, "--read-only", "--keep-unit", "true"])
         .env("WHARF_IMAGE_ROOT", &s.root)
+        .env("WHARF_STATE_DIR", s.scratch.join("machine-state"))
         .output()
         .unwrap()
         .into();

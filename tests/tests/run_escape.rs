@@ -231,6 +231,7 @@ fn inherited_descriptors_stay_outside() {
         .arg(wharf_tests::wharf_bin())
         .args(["--image-root", s.root.to_str().unwrap()])
         .args(["run", "-M", "deb", "sh", "-c", script])
+        .env("WHARF_STATE_DIR", s.scratch.join("machine-state"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
