@@ -42,13 +42,18 @@ pub fn wharf_bin() -> PathBuf {
 /// A `wharf` command bound to image root `root`.
 pub fn wharf(root: &Path) -> Command {
     let mut c = Command::new(wharf_bin());
+    wharf_env(&mut c, root);
+    c
+}
+
+/// The environment of a wharf under test (also when it is started through another program):
+/// image root `root`, and the state directory beside it, since machines run in the foreground
+/// get state entries (never in /run/wharf/machines).
+pub fn wharf_env(c: &mut Command, root: &Path) {
     c.env("WHARF_IMAGE_ROOT", root).env_remove("RUST_BACKTRACE");
-    // Machines run in the foreground get state entries: beside the store, never in
-    // /run/wharf/machines.
     if let Some(parent) = root.parent() {
         c.env("WHARF_STATE_DIR", parent.join("machine-state"));
     }
-    c
 }
 
 /// Result of a finished wharf run.

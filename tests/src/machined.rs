@@ -230,12 +230,8 @@ impl UnitCgroup {
             .arg("echo $$ > \"$0\"/cgroup.procs && exec \"$@\"")
             .arg(&self.service)
             .arg(crate::wharf_bin())
-            .args(args)
-            .env("WHARF_IMAGE_ROOT", root)
-            .env_remove("RUST_BACKTRACE");
-        if let Some(parent) = root.parent() {
-            c.env("WHARF_STATE_DIR", parent.join("machine-state"));
-        }
+            .args(args);
+        crate::wharf_env(&mut c, root);
         c
     }
 }

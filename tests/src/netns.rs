@@ -49,10 +49,7 @@ impl HostNs {
     /// beside it (as [`crate::wharf`]).
     pub fn wharf(&self, root: &Path, args: &[&str]) -> Command {
         let mut c = self.cmd(crate::wharf_bin(), args);
-        c.env("WHARF_IMAGE_ROOT", root).env_remove("RUST_BACKTRACE");
-        if let Some(parent) = root.parent() {
-            c.env("WHARF_STATE_DIR", parent.join("machine-state"));
-        }
+        crate::wharf_env(&mut c, root);
         c
     }
 
